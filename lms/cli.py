@@ -1,0 +1,151 @@
+"""The `lms` command: database set-up, user administration and demo data. Same configuration as the web app."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+from lms.db import db
+from lms.errors import DomainError
+
+DEMO_ACCOUNTS = (
+    # email, display name, role, password (printed by `lms demo`; refused in production)
+    ("admin@pnd.example", "Alex Admin", "admin", "demo-admin-password"),
+    ("supervisor@pnd.example", "Sam Supervisor", "supervisor", "demo-supervisor-password"),
+    ("trainee@pnd.example", "Taylor Trainee", "trainee", "demo-trainee-password"),
+)
+
+
+def _create_app(*_: object):
+    from lms import create_app
+
+    return create_app()
+
+
+def main() -> None:
+    cli = FlaskGroup(create_app=_create_app, add_default_commands=True, add_version_option=False,
+                     help="Project New Day facilitator training.")
+    cli.main(prog_name="lms")
+
+
+def _fail(message: str) -> None:
+    db.session.rollback()
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+def _user(email: str):
+    from lms.accounts import services
+
+    user = services.find_user_by_email(email)
+    if user is None:
+        _fail(f"no user with the e-mail {email}")
+    return user
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("init-db")
+    def init_db() -> None:
+        """Create the database or upgrade it to the newest schema."""
+        from lms.migrate import upgrade
+
+        before, after = upgrade()
+        if before == after:
+            click.echo(f"Database is up to date (revision {after}).")
+        else:
+            click.echo(f"Database upgraded from {before or 'empty'} to {after}.")
+
+    @app.cli.command("db-revision")
+    @click.argument("message")
+    def db_revision(message) -> None:
+        """For developers: write a new migration from the difference between the models and the database."""
+        from lms.migrate import revision
+
+        revision(message)
+
+    @app.cli.command("create-user")
+    @click.argument("email")
+    @click.option("--name", required=True, help="Display name.")
+    @click.option("--role", type=click.Choice(["trainee", "supervisor", "admin"]), required=True)
+    @click.option("--certificate-name", help="Name printed on certificates (default: the display name).")
+    @click.option("--supervisor", "supervisor_email", help="E-mail of the trainee's supervisor.")
+    @click.option("--password-stdin", is_flag=True,
+                  help="Read the password from standard input; without it an invitation is e-mailed.")
+    def create_user(email, name, role, certificate_name, supervisor_email, password_stdin) -> None:
+        """Add a user: with a password read from stdin, or invited by e-mail."""
+        from lms.accounts import services
+
+        supervisor = _user(supervisor_email) if supervisor_email else None
+        try:
+            if password_stdin:
+                password = sys.stdin.readline().rstrip("\r\n")
+                user = services.create_user(actor=None, email=email, display_name=name, role=role,
+                                            certificate_name=certificate_name, supervisor=supervisor,
+                                            password=password)
+                done = f"Created {role} {user.email}."
+            else:
+                user = services.invite_user(actor=None, email=email, display_name=name, role=role,
+                                            certificate_name=certificate_name, supervisor=supervisor)
+                done = f"Created {role} {user.email} and e-mailed an invitation."
+        except DomainError as exc:
+            _fail(exc.detail)
+        db.session.commit()
+        click.echo(done)
+
+    @app.cli.command("set-role")
+    @click.argument("email")
+    @click.argument("role", type=click.Choice(["trainee", "supervisor", "admin"]))
+    def set_role(email, role) -> None:
+        """Change a user's role."""
+        from lms.accounts import services
+
+        user = _user(email)
+        try:
+            services.change_role(user, role, actor=None)
+        except DomainError as exc:
+            _fail(exc.detail)
+        db.session.commit()
+        click.echo(f"{user.email} is now {role}.")
+
+    @app.cli.command("create-token")
+    @click.argument("email")
+    @click.option("--name", default="command line", show_default=True, help="What the token is for.")
+    def create_token(email, name) -> None:
+        """Create a personal API token and print it once."""
+        from lms.accounts import services
+
+        user = _user(email)
+        try:
+            new = services.create_api_token(user, actor=None, name=name)
+        except DomainError as exc:
+            _fail(exc.detail)
+        db.session.commit()
+        click.echo(new.secret)
+
+    @app.cli.command("demo")
+    @click.option("--force", is_flag=True, help="Allow in production (never do this on a real site).")
+    def demo(force) -> None:
+        """Create the demo accounts if they are missing, and print how to log in."""
+        from flask import current_app
+
+        from lms.accounts import services
+
+        if current_app.config["LMS_ENV"] == "production" and not force:
+            _fail("demo accounts have known passwords; refusing in production (use --force to insist)")
+        created = []
+        for email, name, role, password in DEMO_ACCOUNTS:
+            if services.find_user_by_email(email) is None:
+                services.create_user(actor=None, email=email, display_name=name, role=role, password=password)
+                created.append(email)
+        supervisor = services.find_user_by_email("supervisor@pnd.example")
+        trainee = services.find_user_by_email("trainee@pnd.example")
+        if "trainee@pnd.example" in created and trainee and supervisor and supervisor.active:
+            services.assign_supervisor(trainee, supervisor, actor=None)
+        db.session.commit()
+        click.echo("Demo accounts" + (f" (created now: {', '.join(created)})" if created else " (already there)")
+                   + ":")
+        for email, _name, role, password in DEMO_ACCOUNTS:
+            click.echo(f"  {role:<11} {email:<26} password: {password}")

@@ -1,0 +1,41 @@
+"""The home page for each role and the health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template
+from flask_login import current_user, login_required
+from sqlalchemy import func, select, text
+
+from lms import audit
+from lms.accounts import services as accounts
+from lms.accounts.models import Role, User
+from lms.db import db
+from lms.extensions import csrf
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+@login_required
+def home():
+    if current_user.role is Role.ADMIN:
+        counts = dict(db.session.execute(
+            select(User.role, func.count()).where(User.active.is_(True)).group_by(User.role)).all())
+        unassigned = db.session.scalar(select(func.count()).select_from(User).where(
+            User.role == Role.TRAINEE, User.active.is_(True), User.supervisor_id.is_(None)))
+        recent = list(db.session.scalars(audit.query_events().limit(8)))
+        return render_template("main/home_admin.html", counts=counts, unassigned=unassigned, recent=recent)
+    if current_user.role is Role.SUPERVISOR:
+        trainees = accounts.search_users(supervisor_id=current_user.id, page=1, per_page=100)
+        return render_template("main/home_supervisor.html", trainees=trainees)
+    return render_template("main/home_trainee.html")
+
+
+@bp.get("/healthz")
+@csrf.exempt
+def healthz():
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")
