@@ -27,7 +27,9 @@ SECRET = "test-secret-key-" + "x" * 32
 
 def _config(database_url: str, instance: Path, **extra) -> dict:
     return {"LMS_ENV": "testing", "DATABASE_URL": database_url, "INSTANCE_PATH": str(instance),
-            "SECRET_KEY": SECRET, "RATELIMIT_STORAGE_URI": "memory://", **extra}
+            "SECRET_KEY": SECRET, "RATELIMIT_STORAGE_URI": "memory://",
+            # Cheap hashing keeps the suite quick; production uses scrypt (tests/unit/test_passwords.py checks).
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", **extra}
 
 
 @pytest.fixture(scope="session")

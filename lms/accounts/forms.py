@@ -6,6 +6,7 @@ from wtforms import (
     EmailField,
     HiddenField,
     PasswordField,
+    SelectChoice,
     SelectField,
     StringField,
     SubmitField,
@@ -77,7 +78,7 @@ class EmptyForm(FlaskForm):
     """A form with only the CSRF token: for buttons that change state."""
 
 
-ROLE_CHOICES = [(r.value, r.label) for r in Role]
+ROLE_CHOICES = [SelectChoice(r.value, r.label) for r in Role]
 
 
 class UserCreateForm(FlaskForm):

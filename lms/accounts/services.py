@@ -27,6 +27,11 @@ API_TOKEN_PREFIX = "pnd_"  # noqa: S105 (a prefix, not a secret)
 _DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
 
 
+def _hash(password: str) -> str:
+    # scrypt by default; the test suite configures a cheap method so it is not dominated by hashing.
+    return generate_password_hash(password, method=_config("PASSWORD_HASH_METHOD"))
+
+
 def _digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
@@ -116,8 +121,9 @@ def search_users(*, q: str = "", role: str = "", status: str = "", page: int = 1
                  supervisor_id: int | None = None) -> Page[User]:
     stmt = select(User).order_by(User.display_name, User.id)
     if q:
-        like = f"%{q.strip().lower()}%"
-        stmt = stmt.where(or_(User.email.like(like), func.lower(User.display_name).like(like)))
+        needle = q.strip().lower()  # autoescape: a % or _ typed in the search box is text, not a wildcard
+        stmt = stmt.where(or_(User.email.contains(needle, autoescape=True),
+                              func.lower(User.display_name).contains(needle, autoescape=True)))
     if role:
         stmt = stmt.where(User.role == Role(role))
     if status == "active":
@@ -141,7 +147,8 @@ def create_user(*, actor: User | None, email: str, display_name: str, role: Role
     role = Role(role)
     email = normalise_email(email)
     display_name = _clean_name(display_name, "display_name", "Display name")
-    certificate_name = _clean_name(certificate_name or display_name, "certificate_name", "Certificate name")
+    certificate_name = _clean_name((certificate_name or "").strip() or display_name, "certificate_name",
+                                   "Certificate name")
     _check_supervisor(supervisor, role)
     if password is not None:
         check_password_policy(password)
@@ -150,7 +157,7 @@ def create_user(*, actor: User | None, email: str, display_name: str, role: Role
     user = User(email=email, display_name=display_name, certificate_name=certificate_name, role=role,
                 supervisor=supervisor, active=True)
     if password is not None:
-        user.password_hash = generate_password_hash(password)
+        user.password_hash = _hash(password)
         user.password_changed_at = utcnow()
     db.session.add(user)
     db.session.flush()
@@ -235,7 +242,7 @@ def redeem_account_token(raw: str, purpose: TokenPurpose, new_password: str) -> 
 
 
 def _set_password(user: User, password: str) -> None:
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = _hash(password)
     user.password_changed_at = utcnow()
     end_all_login_sessions(user)
 
@@ -442,7 +449,7 @@ def revoke_api_token(token: ApiToken, *, actor: User) -> None:
 
 
 def user_for_api_token(secret: str) -> User | None:
-    if not secret.startswith(API_TOKEN_PREFIX) or len(secret) > 100:
+    if not secret or not secret.startswith(API_TOKEN_PREFIX) or len(secret) > 100:
         return None
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret)))
     if token is None or token.revoked_at is not None or not token.user.active:

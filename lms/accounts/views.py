@@ -121,7 +121,7 @@ def _token_page(purpose: TokenPurpose, template: str, done_message: str):
             db.session.commit()
             flash(done_message, "success")
             return redirect(url_for("main.home"))
-    return render_template(template, form=form, user=token.user)
+    return render_template(template, form=form, user=token.user), 422 if request.method == "POST" else 200
 
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"])

@@ -114,8 +114,10 @@ def require_role(*roles: Role) -> User:
 
 def parse_body(model: type[M]) -> M:
     if not request.is_json:
-        raise ApiError(415 if request.data else 400, "Send a JSON object with Content-Type: application/json.",
-                       title="Unsupported media type" if request.data else "Bad request")
+        # request.data is empty for a form post (werkzeug parses it), so look at what was declared
+        sent = bool(request.content_length or request.mimetype)
+        raise ApiError(415 if sent else 400, "Send a JSON object with Content-Type: application/json.",
+                       title="Unsupported media type" if sent else "Bad request")
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ApiError(400, "The body is not a JSON object.")
