@@ -25,6 +25,7 @@ install-test: $(VENV)/.installed-test
 
 run: install
 	$(BIN)/lms init-db
+	$(BIN)/lms load-content
 	$(BIN)/lms demo
 	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl-C stops)"
 	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)

@@ -40,11 +40,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from lms import api
     from lms.accounts.views import bp as accounts_bp
     from lms.admin.views import bp as admin_bp
+    from lms.learning.views import bp as learning_bp
     from lms.main.views import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(learning_bp)
     app.register_blueprint(api.bp)
     _register_error_handlers(app)
 
@@ -74,6 +76,12 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
+        response = app.make_response(_http_page(exc))
+        if getattr(exc, "valid_methods", None):  # a 405 names the methods that would work (RFC 9110)
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    def _http_page(exc: HTTPException):
         if _wants_problem():
             return problem_from_exception(exc)
         if isinstance(exc, CSRFError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -37,6 +38,19 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
+def _require_schema() -> None:
+    """Commands that use the database need it at the newest schema: say so plainly instead of a traceback."""
+    from lms.migrate import current_revision, head_revision
+
+    try:
+        current = current_revision()
+    except Exception as exc:  # unreachable server, bad URL, unreadable file
+        _fail(f"cannot open the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+    if current != head_revision():
+        _fail(f"the database schema is {'missing' if current is None else 'at ' + current}, not the newest; "
+              "run `lms init-db` first")
+
+
 def _user(email: str):
     from lms.accounts import services
 
@@ -44,6 +58,15 @@ def _user(email: str):
     if user is None:
         _fail(f"no user with the e-mail {email}")
     return user
+
+
+def _read_content():
+    from flask import current_app
+
+    from lms.content import load
+
+    root = Path(current_app.config["CONTENT_DIR"])
+    return load(root / "courses", root / "quizzes")
 
 
 def register(app: Flask) -> None:
@@ -66,6 +89,45 @@ def register(app: Flask) -> None:
 
         revision(message)
 
+    @app.cli.command("check-content")
+    def check_content() -> None:
+        """Validate courses/, the program file and quiz references; list every problem as path:line: message."""
+        content = _read_content()
+        for problem in content.problems:
+            click.echo(str(problem), err=True)
+        if content.problems:
+            click.echo(f"{len(content.problems)} problem(s) found.", err=True)
+            sys.exit(1)
+        lessons = sum(len(c.lessons) for c in content.courses)
+        click.echo(f"Content is valid: {len(content.courses)} courses, {lessons} lessons"
+                   + (f", program {content.program.title} version {content.program.version}." if content.program
+                      else "."))
+
+    @app.cli.command("load-content")
+    @click.option("--dry-run", is_flag=True, help="Print what would change and change nothing.")
+    def load_content(dry_run) -> None:
+        """Validate the content, then bring the database in line with it, all or nothing."""
+        from lms.learning.sync import sync_content
+
+        _require_schema()
+        content = _read_content()
+        if content.problems:
+            for problem in content.problems:
+                click.echo(str(problem), err=True)
+            _fail(f"{len(content.problems)} problem(s) in the content; nothing was loaded")
+        try:
+            changes = sync_content(content, actor=None)
+        except DomainError as exc:
+            _fail(f"{exc.detail}; nothing was loaded")
+        for line in changes:
+            click.echo(("would change: " if dry_run else "") + line)
+        if dry_run:
+            db.session.rollback()
+            click.echo(f"Dry run: {len(changes)} change(s) would be made; nothing was written.")
+        else:
+            db.session.commit()
+            click.echo(f"Content loaded: {len(changes)} change(s)." if changes else "Content is already up to date.")
+
     @app.cli.command("create-user")
     @click.argument("email")
     @click.option("--name", required=True, help="Display name.")
@@ -78,6 +140,7 @@ def register(app: Flask) -> None:
         """Add a user: with a password read from stdin, or invited by e-mail."""
         from lms.accounts import services
 
+        _require_schema()
         supervisor = _user(supervisor_email) if supervisor_email else None
         try:
             if password_stdin:
@@ -102,6 +165,7 @@ def register(app: Flask) -> None:
         """Change a user's role."""
         from lms.accounts import services
 
+        _require_schema()
         user = _user(email)
         try:
             services.change_role(user, role, actor=None)
@@ -117,6 +181,7 @@ def register(app: Flask) -> None:
         """Create a personal API token and print it once."""
         from lms.accounts import services
 
+        _require_schema()
         user = _user(email)
         try:
             new = services.create_api_token(user, actor=None, name=name)
@@ -133,6 +198,7 @@ def register(app: Flask) -> None:
 
         from lms.accounts import services
 
+        _require_schema()
         if current_app.config["LMS_ENV"] == "production" and not force:
             _fail("demo accounts have known passwords; refusing in production (use --force to insist)")
         created = []

@@ -38,6 +38,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAIL_SMTP_PASSWORD", None, "SMTP password"),
     Setting("MAIL_SMTP_SECURITY", "starttls", "starttls, ssl or none"),
     Setting("LMS_LOG_LEVEL", "INFO", "logging level"),
+    Setting("LMS_CONTENT_DIR", None, "folder holding courses/ and quizzes/; default the checkout"),
+    Setting("LMS_EMERGENCY_NUMBER", "911", "emergency number shown in lessons"),
+    Setting("LMS_CRISIS_LINE", "988 (the 988 Suicide & Crisis Lifeline: call, text or chat, free, 24/7)",
+            "crisis line shown in lessons"),
+    Setting("LMS_DRUG_HELPLINE", "1-800-662-4357 (SAMHSA's National Helpline)",
+            "drug and alcohol helpline shown in lessons"),
 )
 
 
@@ -49,16 +55,18 @@ def _env(name: str, environ: dict[str, str]) -> str | None:
     raise KeyError(name)
 
 
-def _int(name: str, environ: dict[str, str]) -> int:
+def _int(name: str, environ: dict[str, str], minimum: int = 0) -> int:
     raw = _env(name, environ)
     try:
-        return int(raw or "0")
+        value = int(raw or "0")
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
+    return value
 
 
-def _secret_key(env: str, instance: Path, environ: dict[str, str]) -> str:
-    key = _env("SECRET_KEY", environ)
+def _secret_key(env: str, instance: Path, key: str | None) -> str:
     if key:
         if env == "production" and len(key) < 32:
             raise ConfigError("SECRET_KEY must be at least 32 characters in production")
@@ -67,11 +75,16 @@ def _secret_key(env: str, instance: Path, environ: dict[str, str]) -> str:
         raise ConfigError("SECRET_KEY is not set: production refuses to start without one")
     # Development and testing: generate once and keep it, so restarts keep people logged in.
     path = instance / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
     instance.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # made earlier, or just now by a second worker starting alongside us
+        key = path.read_text().strip()
+        if len(key) < 32:
+            raise ConfigError(f"{path} holds no usable key (under 32 characters); delete it to make a new one"
+                              ) from None
+        return key
     key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(key)
     return key
@@ -109,11 +122,11 @@ def load(environ: dict[str, str] | None = None, overrides: dict | None = None) -
         "DEBUG": False,
         "PROPAGATE_EXCEPTIONS": False,
         "INSTANCE_PATH": str(instance),
-        "SECRET_KEY": overrides.pop("SECRET_KEY", None) or _secret_key(env, instance, environ),
+        "SECRET_KEY": _secret_key(env, instance, overrides.pop("SECRET_KEY", None) or _env("SECRET_KEY", environ)),
         "DATABASE_URL": database_url,
         "BASE_URL": base_url,
         "TRUSTED_PROXIES": _int("LMS_TRUSTED_PROXIES", environ),
-        "PERMANENT_SESSION_LIFETIME": _int("LMS_SESSION_HOURS", environ) * 3600,
+        "PERMANENT_SESSION_LIFETIME": _int("LMS_SESSION_HOURS", environ, minimum=1) * 3600,
         "SESSION_COOKIE_NAME": "lms_session",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -132,6 +145,13 @@ def load(environ: dict[str, str] | None = None, overrides: dict | None = None) -
         "MAIL_SMTP_SECURITY": security,
         "MAIL_OUTBOX": str(instance / "outbox"),
         "LOG_LEVEL": (_env("LMS_LOG_LEVEL", environ) or "INFO").upper(),
+        "CONTENT_DIR": str(Path(_env("LMS_CONTENT_DIR", environ) or Path(__file__).resolve().parent.parent)),
+        "RESOURCES": {
+            "emergency_number": _env("LMS_EMERGENCY_NUMBER", environ),
+            "crisis_line": _env("LMS_CRISIS_LINE", environ),
+            "drug_helpline": _env("LMS_DRUG_HELPLINE", environ),
+        },
+        "PASSWORD_HASH_METHOD": "scrypt",
         "INVITATION_DAYS": 7,
         "PASSWORD_RESET_MINUTES": 60,
         "PAGE_SIZE": 25,

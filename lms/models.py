@@ -3,5 +3,19 @@
 from lms.accounts.models import AccountToken, ApiToken, LoginSession, Role, User
 from lms.audit import AuditEvent
 from lms.db import Base
+from lms.learning.models import (
+    CodeOfConductVersion,
+    ContentSync,
+    Course,
+    CourseActivity,
+    CourseVersion,
+    LearningEvent,
+    Lesson,
+    LessonCompletion,
+    LessonVersion,
+    ProgramVersion,
+)
 
-__all__ = ["AccountToken", "ApiToken", "AuditEvent", "Base", "LoginSession", "Role", "User"]
+__all__ = ["AccountToken", "ApiToken", "AuditEvent", "Base", "CodeOfConductVersion", "ContentSync", "Course",
+           "CourseActivity", "CourseVersion", "LearningEvent", "Lesson", "LessonCompletion", "LessonVersion",
+           "LoginSession", "ProgramVersion", "Role", "User"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from lms import audit
 from lms.accounts import services
@@ -12,7 +15,7 @@ from lms.accounts.models import Role, User
 from lms.db import db
 from lms.errors import DomainError
 from lms.pagination import paginate
-from lms.security import role_required
+from lms.security import is_safe_next, role_required
 from lms.web import form_errors_from, page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -26,9 +29,9 @@ def _admins_only():
     return None
 
 
-def _supervisor_choices(blank: str = "No supervisor") -> list[tuple[str, str]]:
-    return [(NO_SUPERVISOR, blank)] + [(str(s.id), f"{s.display_name} ({s.email})")
-                                       for s in services.active_supervisors()]
+def _supervisor_choices(blank: str = "No supervisor") -> list[SelectChoice]:
+    return [SelectChoice(NO_SUPERVISOR, blank)] + [SelectChoice(str(s.id), f"{s.display_name} ({s.email})")
+                                                   for s in services.active_supervisors()]
 
 
 def _supervisor_from(value: str) -> User | None:
@@ -68,7 +71,10 @@ def bulk_assign():
         db.session.commit()
         who = supervisor.display_name if supervisor else "no supervisor"
         flash(f"{len(ids)} trainee(s) now assigned to {who}.", "success")
-    return redirect(request.referrer if request.referrer and "/admin/users" in request.referrer
+    # back to the list as it was filtered; only its path and query, never another site from a forged Referer
+    back = urlsplit(request.referrer or "")
+    target = f"{back.path}?{back.query}" if back.query else back.path
+    return redirect(target if back.path == url_for("admin.users") and is_safe_next(target)
                     else url_for("admin.users"))
 
 
@@ -176,3 +182,32 @@ def audit_log():
     page = paginate(stmt, page_arg(), 50)
     return render_template("admin/audit.html", page=page, action=action, actor=actor,
                            subject_type=subject_type, subject_id=subject_id)
+
+
+@bp.get("/content")
+def content():
+    from sqlalchemy import select
+
+    from lms.learning.models import CodeOfConductVersion, ContentSync, Course, ProgramVersion
+
+    courses = list(db.session.scalars(select(Course).order_by(Course.active.desc(), Course.position)))
+    syncs = list(db.session.scalars(select(ContentSync).order_by(ContentSync.id.desc()).limit(10)))
+    program = db.session.scalar(select(ProgramVersion).where(ProgramVersion.current.is_(True)))
+    code = db.session.scalar(select(CodeOfConductVersion).where(CodeOfConductVersion.current.is_(True)))
+    return render_template("admin/content.html", courses=courses, syncs=syncs, program=program, code=code)
+
+
+@bp.get("/content/lessons/<int:lesson_id>")
+def preview_lesson(lesson_id: int):
+    from sqlalchemy import select
+
+    from lms.learning.models import Lesson, LessonVersion
+    from lms.learning.views import lesson_html
+
+    lesson = db.session.get(Lesson, lesson_id) or abort(404)
+    versions = list(db.session.scalars(select(LessonVersion).where(LessonVersion.lesson_id == lesson.id)
+                                       .order_by(LessonVersion.id.desc())))
+    wanted = request.args.get("version", lesson.version)
+    shown = next((v for v in versions if v.version == wanted), None) or abort(404)
+    return render_template("admin/lesson_preview.html", lesson=lesson, versions=versions, shown=shown,
+                           html=lesson_html(shown.version, shown.body))

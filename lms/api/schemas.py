@@ -69,3 +69,61 @@ class UserUpdate(Strict):
 
 class Health(BaseModel):
     status: Literal["ok"]
+
+
+class LessonSummary(BaseModel):
+    id: int
+    slug: str
+    position: int
+    title: str
+    minutes: int
+    version: str
+    completed: bool
+    completed_at: datetime | None
+    completed_version: str | None = Field(description="the lesson version the caller completed, if any")
+
+
+class CourseSummary(BaseModel):
+    slug: str
+    title: str
+    summary: str
+    position: int
+    required: bool
+    estimated_minutes: int
+    prerequisites: list[str]
+    version: str
+    state: Literal["locked", "not_started", "in_progress", "done"]
+    lessons_done: int
+    lessons_total: int
+    percent: int
+    missing_prerequisites: list[str]
+
+
+class CourseDetail(CourseSummary):
+    objectives: list[str]
+    quiz: str | None
+    lessons: list[LessonSummary]
+
+
+class CourseList(BaseModel):
+    items: list[CourseSummary]
+
+
+class LessonDetail(LessonSummary):
+    course: str
+    html: str = Field(description="the lesson rendered to sanitised HTML, with this site's emergency numbers")
+
+
+class LessonCompletionOut(BaseModel):
+    lesson_id: int
+    completed_at: datetime
+    lesson_version: str
+    course_version: str
+    new: bool = Field(description="false when the lesson had been completed before (the call changes nothing)")
+
+
+class Progress(BaseModel):
+    user_id: int
+    required_done: int
+    required_total: int
+    courses: list[CourseSummary]

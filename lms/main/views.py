@@ -28,7 +28,9 @@ def home():
     if current_user.role is Role.SUPERVISOR:
         trainees = accounts.search_users(supervisor_id=current_user.id, page=1, per_page=100)
         return render_template("main/home_supervisor.html", trainees=trainees)
-    return render_template("main/home_trainee.html")
+    from lms.learning.views import dashboard
+
+    return dashboard()
 
 
 @bp.get("/healthz")

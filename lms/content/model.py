@@ -1,0 +1,96 @@
+"""The parsed content: plain dataclasses, ready for the database sync and for rendering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+@dataclass
+class Lesson:
+    slug: str
+    position: int
+    title: str
+    minutes: int
+    body: str  # Markdown without the front matter
+    version: str  # sha256 of the file
+    path: Path
+
+
+@dataclass
+class Course:
+    slug: str
+    title: str
+    summary: str
+    order: int
+    required: bool
+    prerequisites: list[str]
+    estimated_minutes: int
+    objectives: list[str]
+    lessons: list[Lesson]
+    quiz: str | None
+    version: str  # sha256 over course.yaml and the lessons' versions, in order
+    path: Path
+
+
+@dataclass
+class RubricCriterion:
+    id: str
+    title: str
+    description: str
+
+
+@dataclass
+class CodeOfConduct:
+    title: str
+    version: str
+    effective: date
+    body: str
+    digest: str
+    path: Path
+
+
+@dataclass
+class Program:
+    slug: str
+    title: str
+    version: str
+    description: str
+    required_courses: list[str]
+    min_quiz_score: int
+    critical_questions_must_be_correct: bool
+    practicum: dict[str, int]
+    crisis_roleplay_required: bool
+    rubric: list[RubricCriterion]
+    rubric_scale: tuple[int, int]
+    rubric_pass_score: int
+    code_of_conduct: CodeOfConduct | None
+    validity_months: int
+    reminder_days: list[int]
+    renewal: dict[str, object]
+    path: Path
+
+
+@dataclass
+class Content:
+    courses: list[Course] = field(default_factory=list)
+    program: Program | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def course(self, slug: str) -> Course | None:
+        return next((c for c in self.courses if c.slug == slug), None)

@@ -1,0 +1,94 @@
+"""A small content tree for tests: courses alpha and beta (beta needs alpha), a program and a code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+COURSE = """\
+title: Course {slug}
+summary: A course called {slug}.
+order: {order}
+required: true
+prerequisites: {prereqs}
+estimated_minutes: 20
+objectives:
+  - Explain something.
+lessons:
+{lessons}
+"""
+
+LESSON = """\
+---
+title: {title}
+minutes: 5
+---
+Some text for {title}. In an emergency call {{{{emergency_number}}}}.
+"""
+
+PROGRAM = """\
+slug: prog
+title: Program
+version: "1"
+description: A program.
+required_courses: [alpha, beta]
+pass_rules: {min_quiz_score: 80, critical_questions_must_be_correct: true}
+practicum:
+  observe: 2
+  co_facilitate: 4
+  lead_observed: 2
+  crisis_roleplay: true
+  rubric:
+    scale: [1, 4]
+    pass_score: 3
+    criteria:
+      - {id: opening, title: Opening}
+code_of_conduct: code.md
+validity_months: 24
+renewal: {course: beta, min_sessions_led: 6, window_days_before: 90, grace_days_after: 90}
+"""
+
+CODE = """\
+---
+title: Code
+version: "1.0"
+effective: 2026-12-01
+---
+I will be kind.
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def write_course(root: Path, slug: str, order: int, prereqs: str = "[]", lessons: tuple[str, ...] = ("first", "second")
+                 ) -> None:
+    names = [f"{i:02d}-{name}.md" for i, name in enumerate(lessons, start=1)]
+    write(root / "courses" / slug / "course.yaml",
+          COURSE.format(slug=slug, order=order, prereqs=prereqs, lessons="\n".join(f"  - {n}" for n in names)))
+    for name, lesson in zip(names, lessons, strict=True):
+        path = root / "courses" / slug / "lessons" / name
+        if not path.exists():
+            write(path, LESSON.format(title=f"{slug} {lesson}"))
+
+
+def make_tree(root: Path) -> Path:
+    write_course(root, "alpha", 1)
+    write_course(root, "beta", 2, "[alpha]")
+    write(root / "courses" / "program.yaml", PROGRAM)
+    write(root / "courses" / "code.md", CODE)
+    (root / "quizzes").mkdir(exist_ok=True)
+    return root
+
+
+def load_into(app, root: Path) -> None:
+    """Sync the tree into the app's database, as `lms load-content` would."""
+    from lms.content import load
+    from lms.db import db
+    from lms.learning.sync import sync_content
+
+    with app.app_context():
+        sync_content(load(root / "courses", root / "quizzes"), actor=None)
+        db.session.commit()
