@@ -42,11 +42,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from lms.admin.views import bp as admin_bp
     from lms.learning.views import bp as learning_bp
     from lms.main.views import bp as main_bp
+    from lms.quizzes.views import bp as quizzes_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(learning_bp)
+    app.register_blueprint(quizzes_bp)
     app.register_blueprint(api.bp)
     _register_error_handlers(app)
 

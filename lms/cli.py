@@ -99,7 +99,9 @@ def register(app: Flask) -> None:
             click.echo(f"{len(content.problems)} problem(s) found.", err=True)
             sys.exit(1)
         lessons = sum(len(c.lessons) for c in content.courses)
-        click.echo(f"Content is valid: {len(content.courses)} courses, {lessons} lessons"
+        questions = sum(len(q.questions) for q in content.quizzes)
+        click.echo(f"Content is valid: {len(content.courses)} courses, {lessons} lessons, "
+                   f"{len(content.quizzes)} quizzes ({questions} questions)"
                    + (f", program {content.program.title} version {content.program.version}." if content.program
                       else "."))
 
@@ -107,7 +109,7 @@ def register(app: Flask) -> None:
     @click.option("--dry-run", is_flag=True, help="Print what would change and change nothing.")
     def load_content(dry_run) -> None:
         """Validate the content, then bring the database in line with it, all or nothing."""
-        from lms.learning.sync import sync_content
+        from lms.content_sync import sync_content
 
         _require_schema()
         content = _read_content()
@@ -127,6 +129,56 @@ def register(app: Flask) -> None:
         else:
             db.session.commit()
             click.echo(f"Content loaded: {len(changes)} change(s)." if changes else "Content is already up to date.")
+
+    @app.cli.command("import-gift")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--quiz", "slug", required=True, help="The quiz's slug: writes quizzes/<slug>.yaml.")
+    @click.option("--title", help="The quiz's title (default: from the file name).")
+    @click.option("--force", is_flag=True, help="Replace quizzes/<slug>.yaml if it exists.")
+    def import_gift(file, slug, title, force) -> None:
+        """Convert a Moodle GIFT file to quizzes/<slug>.yaml; list every problem as path:line: message."""
+        import re
+
+        import yaml
+        from flask import current_app
+
+        from lms.content.gift import parse_gift
+
+        if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", slug):
+            raise click.ClickException(f"'{slug}' is not a slug: use lower-case letters, digits and single hyphens")
+        try:
+            text = file.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise click.ClickException(f"{file} is not UTF-8 text (byte {exc.start}); nothing was written") from None
+        data, problems = parse_gift(text, file)
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        if problems:
+            raise click.ClickException(f"{len(problems)} problem(s) in {file}; nothing was written")
+        if not data["questions"]:
+            raise click.ClickException(f"{file} has no questions; nothing was written")
+        relative = f"quizzes/{slug}.yaml"
+        target = Path(current_app.config["CONTENT_DIR"]) / relative
+        if target.exists() and not force:
+            raise click.ClickException(f"{relative} already exists; use --force to replace it")
+        quiz = {"title": title or data["title"], "pass_mark": 80, "shuffle_questions": True, "shuffle_options": True,
+                "review": {"show": "answers", "when": "after_submit"}, "questions": data["questions"]}
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(yaml.safe_dump(quiz, sort_keys=False, allow_unicode=True, width=100), encoding="utf-8")
+        if target.with_suffix(".gift").exists():
+            click.echo(f"Note: quizzes/{slug}.gift exists too; remove one of the two files.", err=True)
+        count = len(data["questions"])
+        click.echo(f"Wrote {relative}: {count} question{'' if count == 1 else 's'}.")
+
+    @app.cli.command("run-maintenance")
+    def run_maintenance() -> None:
+        """Periodic work (run it every few minutes from cron or a timer): close quiz attempts whose time ran out."""
+        from lms.quizzes.services import close_expired_attempts
+
+        _require_schema()
+        closed = close_expired_attempts()
+        db.session.commit()
+        click.echo(f"Closed {closed} quiz attempt(s) whose time ran out.")
 
     @app.cli.command("create-user")
     @click.argument("email")

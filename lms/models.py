@@ -8,6 +8,7 @@ from lms.learning.models import (
     ContentSync,
     Course,
     CourseActivity,
+    CourseCompletion,
     CourseVersion,
     LearningEvent,
     Lesson,
@@ -15,7 +16,10 @@ from lms.learning.models import (
     LessonVersion,
     ProgramVersion,
 )
+from lms.quizzes.models import Attempt, AttemptAnswer, Quiz, QuizVersion
 
-__all__ = ["AccountToken", "ApiToken", "AuditEvent", "Base", "CodeOfConductVersion", "ContentSync", "Course",
-           "CourseActivity", "CourseVersion", "LearningEvent", "Lesson", "LessonCompletion", "LessonVersion",
-           "LoginSession", "ProgramVersion", "Role", "User"]
+__all__ = [
+    "AccountToken", "ApiToken", "Attempt", "AttemptAnswer", "AuditEvent", "Base", "CodeOfConductVersion",
+    "ContentSync", "Course", "CourseActivity", "CourseCompletion", "CourseVersion", "LearningEvent", "Lesson",
+    "LessonCompletion", "LessonVersion", "LoginSession", "ProgramVersion", "Quiz", "QuizVersion", "Role", "User",
+]

@@ -86,9 +86,54 @@ def make_tree(root: Path) -> Path:
 def load_into(app, root: Path) -> None:
     """Sync the tree into the app's database, as `lms load-content` would."""
     from lms.content import load
+    from lms.content_sync import sync_content
     from lms.db import db
-    from lms.learning.sync import sync_content
 
     with app.app_context():
         sync_content(load(root / "courses", root / "quizzes"), actor=None)
         db.session.commit()
+
+
+QUIZ = """\
+title: Alpha quiz
+pass_mark: 75
+time_limit_minutes: 10
+cooldown_minutes: 5
+max_attempts: 3
+questions_per_attempt: 4
+review: {show: answers, when: after_submit}
+questions:
+  - id: pick-a
+    type: single
+    text: Pick A.
+    feedback: Because A.
+    options:
+      - {id: a, text: A, correct: true, feedback: Yes.}
+      - {id: b, text: B, feedback: No.}
+  - id: safe
+    type: true_false
+    critical: true
+    text: Call the emergency number even if they wake up.
+    answer: true
+  - id: both
+    type: multiple
+    text: Pick both right ones.
+    options:
+      - {id: a, text: Right one, weight: 50}
+      - {id: b, text: Right two, weight: 50}
+      - {id: c, text: Harmful, weight: -100}
+  - id: name-it
+    type: short
+    text: Name the medicine.
+    answers: [naloxone, narcan]
+"""
+
+
+def add_quiz(root: Path, course: str = "alpha", text: str = QUIZ) -> None:
+    """Give a course of the tree a quiz (quizzes/<course>.yaml) and name it in course.yaml."""
+    write(root / "quizzes" / f"{course}.yaml", text)
+    path = root / "courses" / course / "course.yaml"
+    path.write_text(path.read_text() + f"quiz: {course}\n")
+
+
+CORRECT = {"pick-a": "a", "safe": True, "both": ["a", "b"], "name-it": "Naloxone"}

@@ -41,6 +41,7 @@ class User(Base):
     __table_args__ = (
         CheckConstraint("email = lower(email)", name="email_lowercase"),
         CheckConstraint("supervisor_id IS NULL OR supervisor_id <> id", name="not_own_supervisor"),
+        CheckConstraint("accommodation_factor >= 1 AND accommodation_factor <= 4", name="accommodation_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,6 +55,8 @@ class User(Base):
     password_changed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Extra time on timed quizzes (1.5 = half as long again), set once by a supervisor or admin.
+    accommodation_factor: Mapped[float] = mapped_column(default=1.0, server_default="1")
 
     supervisor: Mapped[User | None] = relationship(remote_side=[id], back_populates="trainees")
     trainees: Mapped[list[User]] = relationship(back_populates="supervisor")

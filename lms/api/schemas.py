@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -127,3 +127,69 @@ class Progress(BaseModel):
     required_done: int
     required_total: int
     courses: list[CourseSummary]
+
+
+class Choice(BaseModel):
+    id: str
+    text: str
+
+
+class QuestionOut(BaseModel):
+    """A question as the trainee sees it: never its key."""
+
+    id: str
+    type: Literal["single", "multiple", "true_false", "short", "numeric", "ordering", "matching"]
+    text: str = Field(description="Markdown")
+    points: float
+    options: list[Choice] | None = Field(default=None, description="single, multiple, true_false")
+    items: list[Choice] | None = Field(default=None, description="ordering: the steps, shuffled")
+    prompts: list[Choice] | None = Field(default=None, description="matching: the things to match")
+    choices: list[Choice] | None = Field(default=None, description="matching: what they can be matched with")
+
+
+class QuestionReview(BaseModel):
+    id: str
+    correct: bool | None = None
+    fraction: float | None = None
+    key: dict[str, Any] | None = Field(default=None, description="the correct answer, when the policy allows")
+    feedback: list[str] | None = None
+
+
+class AttemptSummary(BaseModel):
+    id: int
+    quiz: str
+    number: int
+    status: Literal["in_progress", "submitted", "timed_out"]
+    started_at: datetime
+    deadline: datetime | None
+    closed_at: datetime | None
+    score: float | None
+    passed: bool | None
+    critical_failed: bool | None
+
+
+class AttemptOut(AttemptSummary):
+    questions: list[QuestionOut]
+    answers: dict[str, Any] = Field(description="the saved answers, by question id")
+    review: list[QuestionReview] | None = Field(
+        default=None, description="present only once the quiz's review policy allows it")
+    review_note: str | None = None
+
+
+class AttemptList(BaseModel):
+    items: list[AttemptSummary]
+
+
+class AnswersIn(Strict):
+    answers: dict[str, Any] = Field(description=(
+        "question id -> answer: an option id (single, true/false as 'true'/'false'), a list of option ids "
+        "(multiple), text (short), a number (numeric), a list of item ids in order (ordering), or "
+        "{prompt id: choice id} (matching). Questions left out keep their saved answer."))
+
+
+class SubmitIn(BaseModel):
+    """Optional last answers. Anything else sent, such as a score or a pass flag, is ignored: only the server
+    grades."""
+
+    model_config = ConfigDict(extra="ignore")
+    answers: dict[str, Any] | None = None

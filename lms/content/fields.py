@@ -92,11 +92,12 @@ class Fields:
         key_node, value_node = self.items[key]
         value = _construct(value_node)
         line = self._line(value_node)
-        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
         if kind is date and isinstance(value, str):
             ok = False
         if not ok:
-            self.problem(line, f"'{key}' must be {_TYPE_NAMES.get(kind, kind.__name__)}")
+            name = _TYPE_NAMES.get(kind) if not isinstance(kind, tuple) else "a number"
+            self.problem(line, f"'{key}' must be {name or kind.__name__}")
             return default
         if kind is str and not value.strip():
             self.problem(line, f"'{key}' must not be empty")

@@ -13,6 +13,7 @@ from pathlib import Path
 from lms.content.fields import Fields, compose
 from lms.content.markdown import unknown_placeholders, word_count
 from lms.content.model import CodeOfConduct, Content, Course, Lesson, Problem, Program, RubricCriterion
+from lms.content.quizzes import load_quizzes
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LESSON_FILE = re.compile(r"^(\d{2})-([a-z0-9]+(?:-[a-z0-9]+)*)\.md$")
@@ -48,6 +49,7 @@ def load(courses_dir: Path, quizzes_dir: Path) -> Content:
         problems.append(Problem(rel(courses_dir), 1, "the courses folder does not exist"))
         return content
 
+    content.quizzes = load_quizzes(quizzes_dir, problems, rel)
     lines: dict[str, _Lines] = {}
     for folder in sorted(p for p in courses_dir.iterdir() if p.is_dir()):
         loaded = _load_course(folder, quizzes_dir, problems, rel)

@@ -86,7 +86,11 @@ class Program:
 class Content:
     courses: list[Course] = field(default_factory=list)
     program: Program | None = None
+    quizzes: list[Quiz] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+
+    def quiz(self, slug: str) -> Quiz | None:
+        return next((q for q in self.quizzes if q.slug == slug), None)
 
     @property
     def ok(self) -> bool:
@@ -94,3 +98,27 @@ class Content:
 
     def course(self, slug: str) -> Course | None:
         return next((c for c in self.courses if c.slug == slug), None)
+
+
+@dataclass
+class Quiz:
+    slug: str
+    title: str
+    pass_mark: int
+    time_limit_minutes: int | None
+    max_attempts: int | None
+    cooldown_minutes: int
+    questions_per_attempt: int  # how many an attempt draws (the whole pool unless set)
+    draw: list[tuple[str, int]]  # per-tag counts, when the draw is by tag
+    shuffle_questions: bool
+    shuffle_options: bool
+    review_show: str  # score | wrong | answers
+    review_when: str  # after_submit | after_pass | after_last_attempt
+    questions: list[dict]  # normalised definitions, see lms.quizzes.grading
+    version: str
+    path: Path
+
+    def settings(self) -> dict:
+        return {k: getattr(self, k) for k in (
+            "title", "pass_mark", "time_limit_minutes", "max_attempts", "cooldown_minutes", "questions_per_attempt",
+            "draw", "shuffle_questions", "shuffle_options", "review_show", "review_when")}

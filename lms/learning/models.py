@@ -111,6 +111,26 @@ class CourseActivity(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id"))
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The course's quiz, passed: told by the quiz engine, so the course completes once the lessons are done too.
+    quiz_attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"))
+    quiz_score: Mapped[float | None]
+    quiz_passed_at: Mapped[datetime | None]
+
+
+class CourseCompletion(Base):
+    """A course completed: recorded once, with the date, the quiz score and the course version, and kept
+    whatever later happens to the content."""
+
+    __tablename__ = "course_completions"
+    __table_args__ = (UniqueConstraint("user_id", "course_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    course_version: Mapped[str] = mapped_column(String(64))
+    completed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    score: Mapped[float | None]
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"))
 
 
 class Verb(enum.StrEnum):

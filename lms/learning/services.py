@@ -13,7 +13,15 @@ from lms import audit
 from lms.accounts.models import User
 from lms.db import db, utcnow
 from lms.errors import Conflict, NotFound
-from lms.learning.models import Course, CourseActivity, LearningEvent, Lesson, LessonCompletion, Verb
+from lms.learning.models import (
+    Course,
+    CourseActivity,
+    CourseCompletion,
+    LearningEvent,
+    Lesson,
+    LessonCompletion,
+    Verb,
+)
 
 
 class CourseState(enum.StrEnum):
@@ -35,6 +43,8 @@ class CourseProgress:
     completed: dict[int, LessonCompletion]  # lesson id -> completion
     last_lesson_id: int | None
     last_seen_at: datetime | None
+    completion: CourseCompletion | None = None
+    quiz_passed: bool = False
     missing_prerequisites: list[Course] = field(default_factory=list)
 
     @property
@@ -50,9 +60,13 @@ class CourseProgress:
         return round(100 * self.done_count / self.total) if self.total else 0
 
     @property
-    def complete(self) -> bool:
-        # The quiz joins this rule when quizzes exist; one place decides what "done" means.
+    def lessons_done(self) -> bool:
         return self.total > 0 and self.done_count == self.total
+
+    @property
+    def complete(self) -> bool:
+        """Recorded once (all lessons done and the quiz passed) and kept whatever the content does later."""
+        return self.completion is not None
 
     @property
     def state(self) -> CourseState:
@@ -60,7 +74,7 @@ class CourseProgress:
             return CourseState.LOCKED
         if self.complete:
             return CourseState.DONE
-        if self.done_count or self.last_lesson_id:
+        if self.done_count or self.last_lesson_id or self.quiz_passed:
             return CourseState.IN_PROGRESS
         return CourseState.NOT_STARTED
 
@@ -97,6 +111,8 @@ def progress_for(user: User, courses: list[Course] | None = None) -> list[Course
         select(LessonCompletion).where(LessonCompletion.user_id == user.id))}
     activity = {a.course_id: a for a in db.session.scalars(
         select(CourseActivity).where(CourseActivity.user_id == user.id))}
+    completions_by_course = {c.course_id: c for c in db.session.scalars(
+        select(CourseCompletion).where(CourseCompletion.user_id == user.id))}
     by_course: dict[int, list[Lesson]] = {cid: [] for cid in course_ids}
     for lesson in lessons:
         by_course[lesson.course_id].append(lesson)
@@ -107,7 +123,8 @@ def progress_for(user: User, courses: list[Course] | None = None) -> list[Course
         result.append(CourseProgress(
             course=course, lessons=course_lessons,
             completed={lesson.id: completions[lesson.id] for lesson in course_lessons if lesson.id in completions},
-            last_lesson_id=act.last_lesson_id if act else None, last_seen_at=act.last_seen_at if act else None))
+            last_lesson_id=act.last_lesson_id if act else None, last_seen_at=act.last_seen_at if act else None,
+            completion=completions_by_course.get(course.id), quiz_passed=bool(act and act.quiz_passed_at)))
     by_slug = {p.course.slug: p for p in result}
     for p in result:
         p.missing_prerequisites = [by_slug[s].course for s in p.course.prerequisites
@@ -137,17 +154,54 @@ def get_lesson(lesson_id: int) -> Lesson:
     return lesson
 
 
+def _activity(user: User, course: Course) -> CourseActivity:
+    act = db.session.scalar(select(CourseActivity).where(CourseActivity.user_id == user.id,
+                                                         CourseActivity.course_id == course.id))
+    if act is None:
+        act = CourseActivity(user_id=user.id, course_id=course.id, started_at=utcnow(), last_seen_at=utcnow())
+        db.session.add(act)
+    return act
+
+
 def record_visit(user: User, lesson: Lesson) -> None:
     """Remember the lesson opened last, for "continue where you left off". Not an audited decision."""
-    now = utcnow()
-    act = db.session.scalar(select(CourseActivity).where(CourseActivity.user_id == user.id,
-                                                         CourseActivity.course_id == lesson.course_id))
-    if act is None:
-        db.session.add(CourseActivity(user_id=user.id, course_id=lesson.course_id, started_at=now,
-                                      last_lesson_id=lesson.id, last_seen_at=now))
-    else:
-        act.last_lesson_id, act.last_seen_at = lesson.id, now
+    act = _activity(user, lesson.course)
+    act.last_lesson_id, act.last_seen_at = lesson.id, utcnow()
     db.session.flush()
+
+
+def note_quiz_passed(user: User, course: Course, *, attempt_id: int, score: float) -> CourseCompletion | None:
+    """The quiz engine says the course's quiz was passed; the course completes if its lessons are done too."""
+    act = _activity(user, course)
+    if act.quiz_passed_at is None or (act.quiz_score or 0) < score:
+        act.quiz_attempt_id, act.quiz_score, act.quiz_passed_at = attempt_id, score, utcnow()
+    db.session.flush()
+    return complete_course_if_due(user, course)
+
+
+def complete_course_if_due(user: User, course: Course) -> CourseCompletion | None:
+    """Record the course's completion once its rule holds: every lesson done, and its quiz (if any) passed."""
+    progress = progress_in(user, course)
+    if progress.completion is not None:
+        return progress.completion
+    act = _activity(user, course)
+    if not progress.lessons_done or (course.quiz_slug and act.quiz_passed_at is None):
+        return None
+    completion = CourseCompletion(user_id=user.id, course_id=course.id, course_version=course.version,
+                                  score=act.quiz_score if course.quiz_slug else None,
+                                  attempt_id=act.quiz_attempt_id if course.quiz_slug else None)
+    try:
+        with db.session.begin_nested():
+            db.session.add(completion)
+    except IntegrityError:  # recorded a moment ago by a concurrent request
+        return db.session.scalar(select(CourseCompletion).where(CourseCompletion.user_id == user.id,
+                                                                CourseCompletion.course_id == course.id))
+    db.session.add(LearningEvent(user_id=user.id, verb=Verb.COMPLETED, object_type="course",
+                                 object_id=course.slug, object_title=course.title, course_id=course.id,
+                                 content_version=course.version, occurred_at=completion.completed_at,
+                                 result={"score": completion.score} if completion.score is not None else {}))
+    audit.record(user, "course.completed", course, version=course.version, score=completion.score)
+    return completion
 
 
 def complete_lesson(user: User, lesson: Lesson) -> tuple[LessonCompletion, bool]:
@@ -174,6 +228,7 @@ def complete_lesson(user: User, lesson: Lesson) -> tuple[LessonCompletion, bool]
                                  content_version=lesson.version, occurred_at=completion.completed_at))
     record_visit(user, lesson)
     audit.record(user, "lesson.completed", lesson, course=lesson.course.slug, version=lesson.version)
+    complete_course_if_due(user, lesson.course)
     return completion, True
 
 

@@ -1,5 +1,5 @@
-"""Bring the database in line with the content files: atomically (the caller commits once) and
-idempotently (an unchanged tree changes nothing). Nothing is deleted; what left the files is retired."""
+"""Bring the course tables in line with the content files (lms.content_sync orchestrates). Nothing is
+deleted; what left the files is retired."""
 
 from __future__ import annotations
 
@@ -8,16 +8,13 @@ from dataclasses import asdict
 
 from sqlalchemy import select, update
 
-from lms import audit
-from lms.accounts.models import User
 from lms.content import Content
 from lms.content import Course as CourseFile
 from lms.content.loader import sha256
 from lms.db import db, utcnow
-from lms.errors import Conflict, ValidationFailed
+from lms.errors import Conflict
 from lms.learning.models import (
     CodeOfConductVersion,
-    ContentSync,
     Course,
     CourseVersion,
     Lesson,
@@ -26,11 +23,8 @@ from lms.learning.models import (
 )
 
 
-def sync_content(content: Content, *, actor: User | None) -> list[str]:
-    """Apply the content to the database; return a line per change (empty when nothing changed)."""
-    if content.problems:
-        raise ValidationFailed(f"the content has {len(content.problems)} problem(s); run `lms check-content`")
-    changes: list[str] = []
+def sync_courses(content: Content, changes: list[str]) -> None:
+    """Courses, lessons, the program and the code of conduct; appends a line per change."""
     existing = {c.slug: c for c in db.session.scalars(select(Course))}
     for course_file in content.courses:
         _sync_course(course_file, existing.get(course_file.slug), changes)
@@ -41,12 +35,6 @@ def sync_content(content: Content, *, actor: User | None) -> list[str]:
             changes.append(f"course {slug}: retired (no longer in the files; its history is kept)")
     if content.program is not None:
         _sync_program(content, changes)
-    if changes:
-        db.session.add(ContentSync(changes=changes))
-        audit.record(actor, "content.loaded", None, changes=len(changes),
-                     courses=[c.slug for c in content.courses])
-    db.session.flush()
-    return changes
 
 
 def _short(version: str) -> str:

@@ -104,5 +104,8 @@ def complete(slug: str, lesson_slug: str):
         return redirect(url_for("learning.lesson", slug=slug, lesson_slug=following.slug))
     progress = services.progress_in(current_user, lesson.course)
     if progress.complete:
-        flash(f"You have finished every lesson of “{lesson.course.title}”.", "success")
+        flash(f"You have completed “{lesson.course.title}”.", "success")
+    elif progress.lessons_done and lesson.course.quiz_slug:
+        flash("You have finished every lesson. Now the quiz: it completes the course.", "success")
+        return redirect(url_for("quizzes.quiz", slug=lesson.course.quiz_slug))
     return redirect(url_for("learning.course", slug=slug))

@@ -1,5 +1,5 @@
 """A trainee's way through the real curriculum: dashboard, a whole course lesson by lesson with the progress
-bar moving, and a course locked behind its prerequisite, with the reason shown."""
+bar moving, on to its quiz, and a course locked behind its prerequisite, with the reason shown."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ def curriculum(app):
     return load(ROOT / "courses", ROOT / "quizzes")
 
 
-def progress_value(page: Page) -> int:
-    return int(page.locator("progress").first.get_attribute("value"))
+def progress_value(where) -> int:
+    return int(where.locator("progress").first.get_attribute("value"))
 
 
 def test_trainee_walks_a_course_and_meets_a_locked_one(page: Page, people: People, curriculum):
@@ -46,15 +46,19 @@ def test_trainee_walks_a_course_and_meets_a_locked_one(page: Page, people: Peopl
         expect(page.locator(".lesson-body")).not_to_contain_text("{{")
         submit(page, page.get_by_role("button", name=re.compile(r"^Mark as complete")))
 
-    # after the last lesson: back on the course page, all done
-    expect(page.get_by_role("heading", level=1)).to_have_text(first.title)
-    expect(page.get_by_role("status").filter(has_text="finished every lesson").first).to_be_visible()
+    # after the last lesson: on to the course's quiz, which completes the course
+    quiz = curriculum.quiz(first.quiz)
+    expect(page.get_by_role("heading", level=1)).to_have_text(quiz.title)
+    expect(page.get_by_role("status").filter(has_text="Now the quiz")).to_be_visible()
+    expect(page.get_by_role("button", name="Start the quiz")).to_be_visible()
+    visit(page, f"/courses/{first.slug}")
     assert progress_value(page) == len(first.lessons)
+    expect(page.get_by_role("status").filter(has_text="finished every lesson")).to_be_visible()
 
-    # the dashboard moved on too
+    # the dashboard shows the full progress bar; the course is not done until the quiz is passed
     visit(page, "/")
-    expect(page.get_by_text(f"1 of {len(curriculum.program.required_courses)} required courses done")).to_be_visible()
-    expect(page.locator(".course-done")).to_contain_text(first.title)
+    expect(page.get_by_text(f"0 of {len(curriculum.program.required_courses)} required courses done")).to_be_visible()
+    assert progress_value(page.locator(".course-card", has_text=first.title)) == len(first.lessons)
 
     # a course behind an unfinished prerequisite is locked, and says why
     locked = next(c for c in curriculum.courses if c.prerequisites and first.slug not in c.prerequisites)

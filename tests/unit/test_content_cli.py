@@ -33,7 +33,8 @@ def test_check_content_passes_on_a_valid_tree(runner_for, tree):
     _, runner = runner_for(tree)
     result = runner.invoke(args=["check-content"])
     assert result.exit_code == 0, result.output
-    assert "Content is valid: 2 courses, 4 lessons, program Program version 1." in result.output
+    assert ("Content is valid: 2 courses, 4 lessons, 0 quizzes (0 questions), program Program version 1."
+            in result.output)
 
 
 def test_check_content_lists_every_problem_and_exits_1(runner_for, tree):
