@@ -17,7 +17,10 @@ _TYPE_NAMES = {str: "text", int: "a whole number", bool: "true or false", list: 
 
 def compose(path: Path, text: str, problems: list[Problem], line_offset: int = 0) -> yaml.Node | None:
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is None:
+            problems.append(Problem(path, 1 + line_offset, "the file is empty"))
+        return node
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         if mark is not None and mark.line >= len(text.splitlines()) and getattr(exc, "context_mark", None):

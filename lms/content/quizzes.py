@@ -101,6 +101,12 @@ def load_quiz(path: Path, problems: list[Problem], rel) -> Quiz | None:
                 if available < count:
                     d.problem(d.line(), f"draw asks for {count} questions tagged '{tag}' but the pool has {available}")
                 draw.append((tag, count))
+    drawn_tags = {tag for tag, _ in draw}
+    for q in questions:
+        overlap = sorted(drawn_tags & set(q.get("tags", [])))
+        if len(overlap) > 1:
+            f.problem(f.line("draw"), f"question '{q['id']}' carries more than one drawn tag ({', '.join(overlap)}); "
+                                      "with a draw by tag each question belongs to one group")
     if draw and per_attempt is not None:
         f.problem(f.line("draw"), "give either 'draw' or 'questions_per_attempt', not both")
     if per_attempt is not None and questions and per_attempt > len(questions):

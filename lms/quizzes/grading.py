@@ -29,9 +29,8 @@ def normalise_text(text: str) -> str:
     """Case, accents, spaces and trailing punctuation do not matter when matching short answers."""
     text = unicodedata.normalize("NFKD", str(text))
     text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    text = re.sub(r"\s+", " ", text).strip()
-    text = text.strip("\"'“”‘’")
-    return re.sub(r"[\s.!?,;:]+$", "", text)
+    text = re.sub(r"\s+", " ", text)
+    return text.strip(" \"'“”‘’`").rstrip(" .!?,;:\"'“”‘’`").lstrip(" \"'“”‘’`")
 
 
 class QuestionType:
@@ -226,6 +225,9 @@ class Short(QuestionType):
         for i, a in enumerate(_weighted_list(q, "answers"), start=1):
             if not isinstance(a.get("text"), str) or not normalise_text(a["text"]):
                 report(f"accepted answer {i} needs text", "answers")
+            unknown = set(a) - {"text", "weight"}
+            if unknown:
+                report(f"accepted answer {i} has unknown key(s): {', '.join(sorted(unknown))}", "answers")
             w = a.get("weight", 100)
             if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w <= 100:
                 report(f"accepted answer {i}: 'weight' must be 0 to 100", "answers")
@@ -280,6 +282,11 @@ class Numeric(QuestionType):
             unknown = set(a) - {"value", "tolerance", "min", "max", "weight", "feedback"}
             if unknown:
                 report(f"answer {i} has unknown key(s): {', '.join(sorted(unknown))}", "answers")
+            w = a.get("weight", 100)
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w <= 100:
+                report(f"answer {i}: 'weight' must be 0 to 100", "answers")
+        if all(isinstance(a, dict) for a in answers) and not any(a.get("weight", 100) == 100 for a in answers):
+            report("at least one answer must be worth 100", "answers")
 
     def present(self, q, order):
         return {}
@@ -293,8 +300,10 @@ class Numeric(QuestionType):
             value = float(raw)
         else:
             text = str(raw).strip().replace(" ", "")
-            if "," in text and "." not in text:
-                text = text.replace(",", ".")
+            if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?", text):
+                text = text.replace(",", "")  # thousands separators: 1,000
+            elif "," in text and "." not in text:
+                text = text.replace(",", ".")  # a decimal comma: 3,5
             try:
                 value = float(Decimal(text))
             except (InvalidOperation, ValueError):
@@ -321,7 +330,9 @@ class Numeric(QuestionType):
     def feedback_for(self, q, answer):
         if answer is None:
             return []
-        return [a["feedback"] for a in q["answers"] if a.get("feedback") and self._matches(a, answer)][:1]
+        matching = [a for a in q["answers"] if self._matches(a, answer)]
+        best = max(matching, key=lambda a: a.get("weight", 100), default=None)  # the one that was scored
+        return [best["feedback"]] if best and best.get("feedback") else []
 
 
 class Ordering(QuestionType):
@@ -336,7 +347,7 @@ class Ordering(QuestionType):
         ids = [i.get("id") for i in items if isinstance(i, dict)]
         if len(ids) != len(items) or not all(isinstance(i, str) and i for i in ids) or len(set(ids)) != len(ids):
             report("every item needs a unique 'id' and a 'text'", "items")
-        if not all(isinstance(i, dict) and isinstance(i.get("text"), str) for i in items):
+        if not all(isinstance(i, dict) and isinstance(i.get("text"), str) and i["text"].strip() for i in items):
             report("every item needs a unique 'id' and a 'text'", "items")
 
     def shuffled(self, q):
@@ -417,8 +428,9 @@ class Matching(QuestionType):
         if raw in (None, "", {}):
             return None
         prompts, choices = {p["id"] for p in q["pairs"]}, set(self.choices(q))
-        if not isinstance(raw, dict) or not all(k in prompts and (v in choices or v in ("", None))
-                                                for k, v in raw.items()):
+        if not isinstance(raw, dict) or not all(
+                isinstance(k, str) and k in prompts and (v is None or isinstance(v, str) and (v in choices or v == ""))
+                for k, v in raw.items()):
             raise AnswerError("match each item with one of the choices")
         answer = {k: v for k, v in raw.items() if v}
         return answer or None
@@ -475,7 +487,7 @@ def grade(questions: list[dict[str, Any]], answers: Mapping[str, Any], pass_mark
         results.append(QuestionResult(id=q["id"], fraction=fraction, points=float(q.get("points", 1)),
                                       critical=bool(q.get("critical"))))
     total = sum(r.points for r in results)
-    score = round(100.0 * sum(r.earned for r in results) / total, 2) if total else 0.0
+    exact = 100.0 * sum(r.earned for r in results) / total if total else 0.0
     critical_failed = any(r.critical and not r.correct for r in results)
-    return Grade(score=score, passed=score >= pass_mark and not critical_failed, critical_failed=critical_failed,
-                 results=results)
+    return Grade(score=round(exact, 2), passed=exact >= pass_mark - 1e-9 and not critical_failed,
+                 critical_failed=critical_failed, results=results)

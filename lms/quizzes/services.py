@@ -272,8 +272,10 @@ def close_if_expired(attempt: Attempt, *, now: datetime | None = None) -> bool:
     """Close and grade an open attempt whose time (and grace) ran out. True if it did."""
     now = now or utcnow()
     if attempt.open and not _accepting(attempt, now):
-        _close(attempt, AttemptStatus.TIMED_OUT, now)
-        return True
+        _lock(attempt)  # two requests reading it at the same moment must not both close and grade it
+        if attempt.open:
+            _close(attempt, AttemptStatus.TIMED_OUT, now)
+            return True
     return False
 
 
