@@ -24,6 +24,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                 static_folder="static")
     app.config.update(settings)
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("weasyprint", "fontTools"):  # they narrate every stylesheet and font at INFO
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
@@ -43,12 +45,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from lms.learning.views import bp as learning_bp
     from lms.main.views import bp as main_bp
     from lms.quizzes.views import bp as quizzes_bp
+    from lms.records.report_views import bp as reports_bp
+    from lms.records.views import bp as records_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(learning_bp)
     app.register_blueprint(quizzes_bp)
+    app.register_blueprint(reports_bp)
+    app.register_blueprint(records_bp)
     app.register_blueprint(api.bp)
     _register_error_handlers(app)
 

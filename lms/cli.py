@@ -172,13 +172,75 @@ def register(app: Flask) -> None:
 
     @app.cli.command("run-maintenance")
     def run_maintenance() -> None:
-        """Periodic work (run it every few minutes from cron or a timer): close quiz attempts whose time ran out."""
+        """Periodic work (run it every few minutes from cron or a timer): close quiz attempts whose time ran out,
+        and forward new learning events to the LRS when LMS_LRS_ENDPOINT is set."""
+        from flask import current_app
+
         from lms.quizzes.services import close_expired_attempts
 
         _require_schema()
         closed = close_expired_attempts()
         db.session.commit()
         click.echo(f"Closed {closed} quiz attempt(s) whose time ran out.")
+        if current_app.config.get("LRS_ENDPOINT"):
+            from lms.records.lrs import forward_statements
+
+            forwarded = forward_statements()
+            click.echo(forwarded.summary(), err=bool(forwarded.error))
+
+    @app.cli.command("forward-statements")
+    @click.option("--retry-now", is_flag=True, help="Try at once even while waiting after a failure.")
+    def forward_statements_command(retry_now) -> None:
+        """Send the learning events the LRS has not acknowledged yet as xAPI statements (LMS_LRS_ENDPOINT)."""
+        from flask import current_app
+
+        from lms.records.lrs import forward_statements
+
+        _require_schema()
+        if not current_app.config.get("LRS_ENDPOINT"):
+            _fail("LRS forwarding is off: set LMS_LRS_ENDPOINT (and LMS_LRS_USERNAME, LMS_LRS_PASSWORD)")
+        result = forward_statements(retry_now=retry_now)
+        if result.error:
+            _fail(result.summary())
+        click.echo(result.summary())
+
+    @app.cli.command("export-records")
+    @click.option("--format", "fmt", type=click.Choice(["csv", "xapi"]), default="csv", show_default=True,
+                  help="CSV of one kind of record, or every learning event as a JSON array of xAPI statements.")
+    @click.option("--kind", type=click.Choice(["completions", "attempts"]),
+                  help="With --format csv: course completions (default) or quiz attempts.")
+    @click.option("--since", help="Only records from this date on (YYYY-MM-DD, UTC).")
+    @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+                  help="Write to this file instead of standard output.")
+    def export_records(fmt, kind, since, output) -> None:
+        """Export the learning record, streamed (any size, little memory); see docs/operations.md for columns."""
+        from lms.records import export
+
+        try:
+            since_at = export.parse_since(since)
+            fmt, kind = export.check_params(fmt, kind)
+        except export.ExportError as exc:
+            raise click.UsageError(str(exc)) from None
+        _require_schema()
+        chunks = export.stream(fmt, kind, since_at)
+        if output is None:
+            for chunk in chunks:
+                click.echo(chunk, nl=False)
+        else:
+            # Written beside the target and renamed at the end: a failed export leaves no half file.
+            partial = output.with_name(output.name + ".partial")
+            try:
+                with partial.open("w", encoding="utf-8", newline="") as fh:
+                    for chunk in chunks:
+                        fh.write(chunk)
+                partial.replace(output)
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+        export.note_export(None, fmt, kind, since_at)
+        db.session.commit()
+        if output is not None:
+            click.echo(f"Wrote {output}.", err=True)
 
     @app.cli.command("create-user")
     @click.argument("email")

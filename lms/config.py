@@ -44,6 +44,11 @@ SETTINGS: tuple[Setting, ...] = (
             "crisis line shown in lessons"),
     Setting("LMS_DRUG_HELPLINE", "1-800-662-4357 (SAMHSA's National Helpline)",
             "drug and alcohol helpline shown in lessons"),
+    Setting("LMS_LRS_ENDPOINT", None, "xAPI LRS address; statements go to <it>/statements; unset: not forwarded"),
+    Setting("LMS_LRS_USERNAME", None, "LRS HTTP Basic user name (the LRS's key)"),
+    Setting("LMS_LRS_PASSWORD", None, "LRS HTTP Basic password (the LRS's secret)"),
+    Setting("LMS_LRS_BATCH", "100", "statements per request to the LRS"),
+    Setting("LMS_LRS_TIMEOUT", "30", "seconds to wait for the LRS to answer"),
 )
 
 
@@ -88,6 +93,21 @@ def _secret_key(env: str, instance: Path, key: str | None) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(key)
     return key
+
+
+def _lrs_endpoint(env: str, environ: dict[str, str]) -> str | None:
+    from urllib.parse import urlsplit
+
+    raw = _env("LMS_LRS_ENDPOINT", environ)
+    if not raw:
+        return None
+    url = urlsplit(raw)
+    if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
+        raise ConfigError(f"LMS_LRS_ENDPOINT must be an http:// or https:// address without ?query, not {raw!r}")
+    if (env == "production" and url.scheme == "http" and _env("LMS_LRS_PASSWORD", environ)
+            and url.hostname not in ("localhost", "127.0.0.1", "::1")):
+        raise ConfigError("LMS_LRS_ENDPOINT must be https:// in production: the LRS password would travel in clear")
+    return raw.rstrip("/")
 
 
 def load(environ: dict[str, str] | None = None, overrides: dict | None = None) -> dict:
@@ -151,6 +171,11 @@ def load(environ: dict[str, str] | None = None, overrides: dict | None = None) -
             "crisis_line": _env("LMS_CRISIS_LINE", environ),
             "drug_helpline": _env("LMS_DRUG_HELPLINE", environ),
         },
+        "LRS_ENDPOINT": _lrs_endpoint(env, environ),
+        "LRS_USERNAME": _env("LMS_LRS_USERNAME", environ),
+        "LRS_PASSWORD": _env("LMS_LRS_PASSWORD", environ),
+        "LRS_BATCH": _int("LMS_LRS_BATCH", environ, minimum=1),
+        "LRS_TIMEOUT": _int("LMS_LRS_TIMEOUT", environ, minimum=1),
         "PASSWORD_HASH_METHOD": "scrypt",
         "INVITATION_DAYS": 7,
         "PASSWORD_RESET_MINUTES": 60,

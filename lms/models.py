@@ -17,9 +17,11 @@ from lms.learning.models import (
     ProgramVersion,
 )
 from lms.quizzes.models import Attempt, AttemptAnswer, Quiz, QuizVersion
+from lms.records.models import LrsCursor
 
 __all__ = [
     "AccountToken", "ApiToken", "Attempt", "AttemptAnswer", "AuditEvent", "Base", "CodeOfConductVersion",
     "ContentSync", "Course", "CourseActivity", "CourseCompletion", "CourseVersion", "LearningEvent", "Lesson",
-    "LessonCompletion", "LessonVersion", "LoginSession", "ProgramVersion", "Quiz", "QuizVersion", "Role", "User",
+    "LessonCompletion", "LessonVersion", "LoginSession", "LrsCursor", "ProgramVersion", "Quiz", "QuizVersion",
+    "Role", "User",
 ]

@@ -137,3 +137,36 @@ def add_quiz(root: Path, course: str = "alpha", text: str = QUIZ) -> None:
 
 
 CORRECT = {"pick-a": "a", "safe": True, "both": ["a", "b"], "name-it": "Naloxone"}
+
+
+def make_quiz_tree(app, root: Path) -> Path:
+    """The small tree with a quiz on alpha, loaded into the app's database."""
+    make_tree(root)
+    add_quiz(root)
+    load_into(app, root)
+    return root
+
+
+def finish_alpha(app, user_id: int, minutes_ago: int = 60):
+    """The trainee reads both lessons of alpha and passes its quiz; returns (attempt, course) as they are then."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from lms.accounts.models import User
+    from lms.db import db, utcnow
+    from lms.learning import services as learning
+    from lms.learning.models import Lesson
+    from lms.quizzes import services as quizzes
+
+    with app.app_context():
+        trainee = db.session.get(User, user_id)
+        course = learning.get_course("alpha")
+        for lesson in db.session.scalars(select(Lesson).where(Lesson.course_id == course.id)):
+            learning.complete_lesson(trainee, lesson)
+        at = utcnow() - timedelta(minutes=minutes_ago)
+        attempt, _ = quizzes.start_attempt(trainee, quizzes.get_quiz("alpha"), now=at)
+        quizzes.submit_attempt(attempt, trainee, {q: CORRECT[q] for q in attempt.question_ids},
+                               now=at + timedelta(minutes=2))
+        db.session.commit()
+        return attempt, course

@@ -193,3 +193,64 @@ class SubmitIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     answers: dict[str, Any] | None = None
+
+
+# ---------------------------------------------------------------- the transcript (lms/api/records.py)
+
+
+class TranscriptAttempt(BaseModel):
+    id: int
+    quiz: str
+    quiz_title: str
+    number: int
+    status: Literal["in_progress", "submitted", "timed_out"]
+    started_at: datetime
+    closed_at: datetime | None
+    score: float | None
+    passed: bool | None
+    critical_failed: bool | None
+    quiz_version: str = Field(description="the quiz version the attempt was taken against")
+    quiz_version_changed: bool = Field(description="true when the quiz has had a new version since")
+
+
+class TranscriptCourse(BaseModel):
+    slug: str
+    title: str
+    required: bool
+    retired: bool = Field(description="no longer offered; what was earned on it is kept")
+    state: Literal["locked", "not_started", "in_progress", "done"]
+    current_version: str
+    completed_at: datetime | None
+    completed_version: str | None = Field(description="the course version the completion was recorded on")
+    version_changed: bool = Field(description="completed on a version the course has since moved on from")
+    score: float | None = Field(description="the quiz score recorded with the completion")
+    best_score: float | None = Field(description="the best quiz score so far, completed or not")
+    lessons_done: int
+    lessons_total: int
+    quiz: str | None
+    attempts: list[TranscriptAttempt]
+
+
+class TranscriptTotals(BaseModel):
+    required_done: int
+    required_total: int
+    courses_done: int
+    lessons_done: int
+    lessons_total: int
+    attempts: int
+    attempts_passed: int
+
+
+class TranscriptOut(BaseModel):
+    user_id: int
+    display_name: str
+    certificate_name: str
+    email: str
+    supervisor: str | None = Field(description="the supervisor's name")
+    generated_at: datetime
+    program: str | None
+    program_version: str | None
+    required: list[TranscriptCourse] = Field(description="the program's required courses, in program order")
+    other: list[TranscriptCourse]
+    other_attempts: list[TranscriptAttempt] = Field(description="attempts at quizzes no course names any more")
+    totals: TranscriptTotals

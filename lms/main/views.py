@@ -7,7 +7,6 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select, text
 
 from lms import audit
-from lms.accounts import services as accounts
 from lms.accounts.models import Role, User
 from lms.db import db
 from lms.extensions import csrf
@@ -26,8 +25,9 @@ def home():
         recent = list(db.session.scalars(audit.query_events().limit(8)))
         return render_template("main/home_admin.html", counts=counts, unassigned=unassigned, recent=recent)
     if current_user.role is Role.SUPERVISOR:
-        trainees = accounts.search_users(supervisor_id=current_user.id, page=1, per_page=100)
-        return render_template("main/home_supervisor.html", trainees=trainees)
+        from lms.records.report_views import supervisor_home
+
+        return supervisor_home()
     from lms.learning.views import dashboard
 
     return dashboard()

@@ -24,7 +24,7 @@ from lms.db import db, utcnow
 from lms.learning.models import LearningEvent, Verb
 from lms.quizzes import services
 from lms.quizzes.models import Attempt
-from tests.content_tree import CORRECT, add_quiz, load_into, make_tree
+from tests.content_tree import CORRECT, make_quiz_tree
 
 N = 8
 WRONG = {"pick-a": "b", "safe": False, "both": ["c"], "name-it": "aspirin"}
@@ -32,10 +32,7 @@ WRONG = {"pick-a": "b", "safe": False, "both": ["c"], "name-it": "aspirin"}
 
 @pytest.fixture
 def content(app, tmp_path):
-    root = make_tree(tmp_path / "content")
-    add_quiz(root)
-    load_into(app, root)
-    return root
+    return make_quiz_tree(app, tmp_path / "content")
 
 
 @pytest.fixture

@@ -10,15 +10,12 @@ from sqlalchemy import select
 
 from lms.db import db
 from lms.quizzes.models import Attempt
-from tests.content_tree import QUIZ, add_quiz, load_into, make_tree
+from tests.content_tree import QUIZ, add_quiz, load_into, make_quiz_tree, make_tree
 
 
 @pytest.fixture
 def content(app, tmp_path):
-    root = make_tree(tmp_path / "content")
-    add_quiz(root)
-    load_into(app, root)
-    return root
+    return make_quiz_tree(app, tmp_path / "content")
 
 
 def start(trainee):
