@@ -74,7 +74,7 @@ class CourseProgress:
             return CourseState.LOCKED
         if self.complete:
             return CourseState.DONE
-        if self.done_count or self.last_lesson_id or self.quiz_passed:
+        if self.done_count or self.last_seen_at is not None:  # a lesson opened or the quiz tried
             return CourseState.IN_PROGRESS
         return CourseState.NOT_STARTED
 
@@ -154,11 +154,12 @@ def get_lesson(lesson_id: int) -> Lesson:
     return lesson
 
 
-def _activity(user: User, course: Course) -> CourseActivity:
+def _activity(user: User, course: Course, now: datetime | None = None) -> CourseActivity:
     act = db.session.scalar(select(CourseActivity).where(CourseActivity.user_id == user.id,
                                                          CourseActivity.course_id == course.id))
     if act is None:
-        act = CourseActivity(user_id=user.id, course_id=course.id, started_at=utcnow(), last_seen_at=utcnow())
+        now = now or utcnow()
+        act = CourseActivity(user_id=user.id, course_id=course.id, started_at=now, last_seen_at=now)
         db.session.add(act)
     return act
 
@@ -167,6 +168,13 @@ def record_visit(user: User, lesson: Lesson) -> None:
     """Remember the lesson opened last, for "continue where you left off". Not an audited decision."""
     act = _activity(user, lesson.course)
     act.last_lesson_id, act.last_seen_at = lesson.id, utcnow()
+    db.session.flush()
+
+
+def note_quiz_started(user: User, course: Course, *, now: datetime) -> None:
+    """The quiz engine says the course's quiz was started: the course is under way."""
+    act = _activity(user, course, now)
+    act.last_seen_at = max(act.last_seen_at, now)  # never back in time (a start dated earlier)
     db.session.flush()
 
 

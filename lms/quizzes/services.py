@@ -181,6 +181,8 @@ def start_attempt(user: User, quiz: Quiz, *, now: datetime | None = None,
             raise Conflict("Another attempt was being started at the same moment; please try again.") from None
         return existing, False
     course = course_of(quiz)
+    if course is not None:
+        learning.note_quiz_started(user, course, now=now)
     db.session.add(LearningEvent(user_id=user.id, verb=Verb.ATTEMPTED, object_type="quiz", object_id=quiz.slug,
                                  object_title=quiz.title, course_id=course.id if course else None,
                                  content_version=version.version, occurred_at=now,

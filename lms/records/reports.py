@@ -469,7 +469,7 @@ CSV_REPORTS: dict[str, CsvReport] = {
         ("course", "The course's identifier (its folder name)."),
         ("title", "The course's title."),
         ("required", "yes if the certification program requires it, else no."),
-        ("trainees_started", "Active trainees who opened the course or completed it."),
+        ("trainees_started", "Active trainees who opened a lesson of the course, tried its quiz, or completed it."),
         ("trainees_completed", "Active trainees who completed it."),
         ("completion_rate_percent", "trainees_completed as a percentage of trainees_started; empty if nobody "
                                     "started."),

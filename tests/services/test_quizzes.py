@@ -212,3 +212,11 @@ def test_two_starts_meet_the_one_open_attempt_constraint(quiz, trainee):
     with pytest.raises(IntegrityError):
         db.session.flush()
     db.session.rollback()
+
+
+def test_trying_the_quiz_puts_the_course_under_way(quiz, trainee):
+    course = learning.get_course("alpha")
+    assert learning.progress_in(trainee, course).state.value == "not_started"
+    attempt, _ = start(trainee, quiz)
+    services.submit_attempt(attempt, trainee, {"pick-a": "b"})
+    assert learning.progress_in(trainee, course).state.value == "in_progress"

@@ -228,8 +228,8 @@ def test_progress_by_course(scenario):
     by_slug = {r.slug: r for r in reports.progress_by_course()}
     assert list(by_slug) == ["alpha", "beta"]
     alpha, beta = by_slug["alpha"], by_slug["beta"]
-    # started alpha: Ann, Cat, Dan (Eve is deactivated; Gus only opened the quiz)
-    assert (alpha.started, alpha.completed, alpha.completion_rate) == (3, 2, 66.7)
+    # started alpha: Ann, Cat, Dan, and Gus, who only tried the quiz (Eve is deactivated)
+    assert (alpha.started, alpha.completed, alpha.completion_rate) == (4, 2, 50.0)
     # closed attempts of active trainees: Ann 0 and 100, Cat 0 and 0, Dan 100
     assert alpha.average_quiz_score == 40.0
     assert (beta.started, beta.completed, beta.completion_rate, beta.average_quiz_score) == (1, 1, 100.0, None)
@@ -270,8 +270,8 @@ def test_csv_reports_have_their_documented_headers(scenario):
         assert rows[0] == [header for header, _ in report.columns], name
         assert all(len(row) == len(rows[0]) for row in rows)
     courses = list(csv.DictReader(io.StringIO(reports.report_csv("courses"))))
-    assert courses[0] == {"course": "alpha", "title": "Course alpha", "required": "yes", "trainees_started": "3",
-                          "trainees_completed": "2", "completion_rate_percent": "66.7", "average_quiz_score": "40.0"}
+    assert courses[0] == {"course": "alpha", "title": "Course alpha", "required": "yes", "trainees_started": "4",
+                          "trainees_completed": "2", "completion_rate_percent": "50.0", "average_quiz_score": "40.0"}
     assert courses[1]["average_quiz_score"] == ""  # beta has no quiz
     funnel = list(csv.DictReader(io.StringIO(reports.report_csv("funnel"))))
     assert [r["stage"] for r in funnel] == ["trainees", "logged_in", "started", "completed_one", "completed_all"]
