@@ -82,6 +82,3 @@ def my_progress():
     return Progress(user_id=user.id, required_done=sum(1 for p in required if p.complete),
                     required_total=len(required), courses=[CourseSummary(**_summary(p)) for p in progress]
                     ).model_dump(mode="json")
-
-
-

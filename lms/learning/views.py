@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from lms.accounts.forms import EmptyForm
 from lms.content.markdown import render
 from lms.db import db
-from lms.errors import DomainError, NotFound
+from lms.errors import DomainError
 from lms.learning import services
 from lms.learning.models import Lesson
 
@@ -45,22 +45,15 @@ def catalogue():
     return render_template("learning/catalogue.html", progress=services.progress_for(current_user))
 
 
-def _course_or_404(slug: str):
-    try:
-        return services.get_course(slug)
-    except NotFound:
-        abort(404)
-
-
 @bp.get("/courses/<slug>")
 @login_required
 def course(slug: str):
-    progress = services.progress_in(current_user, _course_or_404(slug))
+    progress = services.progress_in(current_user, services.get_course(slug))
     return render_template("learning/course.html", p=progress)
 
 
 def _lesson_or_404(slug: str, lesson_slug: str) -> Lesson:
-    course = _course_or_404(slug)
+    course = services.get_course(slug)  # NotFound becomes the 404 page (lms/__init__.py)
     lesson = next((x for x in course.active_lessons if x.slug == lesson_slug), None)
     if lesson is None:
         abort(404)

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from lms.accounts.forms import EmptyForm
 from lms.accounts.models import Role, User
 from lms.db import db
-from lms.errors import DomainError, NotFound
+from lms.errors import DomainError
 from lms.learning import services as learning
 from lms.learning.views import lesson_html
 from lms.quizzes import services, stats
@@ -22,24 +22,10 @@ from lms.web import form_errors_from
 bp = Blueprint("quizzes", __name__)
 
 
-def _quiz_or_404(slug: str):
-    try:
-        return services.get_quiz(slug)
-    except NotFound:
-        abort(404)
-
-
-def _attempt_or_404(attempt_id: int):
-    try:
-        return services.get_attempt(attempt_id, current_user)
-    except NotFound:
-        abort(404)
-
-
 @bp.get("/quizzes/<slug>")
 @login_required
 def quiz(slug: str):
-    quiz = _quiz_or_404(slug)
+    quiz = services.get_quiz(slug)  # NotFound becomes the 404 page (lms/__init__.py)
     st = services.status(current_user, quiz)
     db.session.commit()  # attempts whose time ran out were closed just now
     course = services.course_of(quiz)
@@ -51,7 +37,7 @@ def quiz(slug: str):
 @bp.post("/quizzes/<slug>/attempts")
 @login_required
 def start(slug: str):
-    quiz = _quiz_or_404(slug)
+    quiz = services.get_quiz(slug)
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
@@ -73,7 +59,7 @@ def _render_markdown(text: str) -> str:
 @bp.get("/attempts/<int:attempt_id>")
 @login_required
 def attempt(attempt_id: int):
-    attempt = _attempt_or_404(attempt_id)
+    attempt = services.get_attempt(attempt_id, current_user)
     closed = services.close_if_expired(attempt)
     db.session.commit()
     if closed:
@@ -94,7 +80,7 @@ def _answers_from_request(attempt):
 @bp.post("/attempts/<int:attempt_id>/save")
 @login_required
 def save(attempt_id: int):
-    attempt = _attempt_or_404(attempt_id)
+    attempt = services.get_attempt(attempt_id, current_user)
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
@@ -112,7 +98,7 @@ def save(attempt_id: int):
 @bp.post("/attempts/<int:attempt_id>/submit")
 @login_required
 def submit(attempt_id: int):
-    attempt = _attempt_or_404(attempt_id)
+    attempt = services.get_attempt(attempt_id, current_user)
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
@@ -130,7 +116,7 @@ def submit(attempt_id: int):
 @bp.get("/attempts/<int:attempt_id>/result")
 @login_required
 def result(attempt_id: int):
-    attempt = _attempt_or_404(attempt_id)
+    attempt = services.get_attempt(attempt_id, current_user)
     services.close_if_expired(attempt)
     db.session.commit()
     if attempt.open:
@@ -183,7 +169,7 @@ def stats_overview():
 @bp.get("/admin/quizzes/<slug>")
 @role_required(Role.ADMIN)
 def question_stats(slug: str):
-    quiz = _quiz_or_404(slug)
+    quiz = services.get_quiz(slug)
     return render_template("quizzes/question_stats.html", quiz=quiz, rows=stats.question_stats(quiz),
                            markdown=_render_markdown)
 
