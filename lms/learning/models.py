@@ -141,6 +141,7 @@ class Verb(enum.StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     ACKNOWLEDGED = "acknowledged"
+    EARNED = "earned"  # a certificate was issued
 
 
 class LearningEvent(Base):

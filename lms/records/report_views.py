@@ -3,6 +3,7 @@ progress reports with CSV downloads. Thin handlers over lms/records/reports.py."
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
@@ -49,7 +50,9 @@ def _dashboard(supervisor: User | None, *, endpoint: str, at_home: bool = False)
     if order not in ("asc", "desc"):
         abort(400)
     page = summary = None
+    pending: list[reports.PendingReview] = []
     if supervisor is not None:
+        pending = reports.pending_reviews(supervisor)
         page = reports.supervisor_overview(supervisor, q=q, status=status, sort=sort, descending=order == "desc",
                                            page=page_arg(), per_page=PER_PAGE)
         summary = reports.supervisor_summary(supervisor)
@@ -57,7 +60,8 @@ def _dashboard(supervisor: User | None, *, endpoint: str, at_home: bool = False)
     return render_template("reports/supervision.html", supervisor=supervisor, page=page, summary=summary, q=q,
                            status=status, sort=sort, order=order, statuses=list(StatusFilter),
                            sorts=list(SortKey), endpoint=endpoint, at_home=at_home, supervisors=supervisors,
-                           stale_days=reports.STALE_DAYS, transcript_url=transcript_url)
+                           stale_days=reports.STALE_DAYS, transcript_url=transcript_url, pending=pending,
+                           pending_by_trainee=Counter(item.trainee_id for item in pending))
 
 
 def supervisor_home():

@@ -39,6 +39,38 @@ from lms.learning.models import Course, CourseActivity, CourseCompletion, Lesson
 from lms.pagination import Page
 from lms.quizzes.models import Attempt, AttemptStatus, Quiz
 
+
+@dataclass(frozen=True)
+class PendingReview:
+    """Something that waits for a supervisor's decision: a practicum entry, a certification request. Later
+    features supply them through `register_pending_source`, since they sit above this module."""
+
+    kind: str  # what it is, in words: "Practicum entry", "Certification request"
+    trainee_id: int
+    trainee_name: str
+    summary: str
+    waiting_since: datetime
+    endpoint: str  # the page where it is reviewed, and the arguments to build its address
+    args: tuple[tuple[str, Any], ...] = ()
+
+
+PendingSource = Callable[[User], list[PendingReview]]
+_pending_sources: list[PendingSource] = []
+
+
+def register_pending_source(source: PendingSource) -> PendingSource:
+    """Add a function (supervisor) -> what waits for their review among their trainees; each runs one query."""
+    if source not in _pending_sources:
+        _pending_sources.append(source)
+    return source
+
+
+def pending_reviews(supervisor: User) -> list[PendingReview]:
+    """Everything waiting for this supervisor's review, oldest first: one query per kind, whatever the number."""
+    found = [item for source in _pending_sources for item in source(supervisor)]
+    return sorted(found, key=lambda item: (item.waiting_since, item.kind))
+
+
 STALE_DAYS = 14  # no activity for this long (or not started this long after joining) counts as stuck
 
 

@@ -27,6 +27,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "passed": ("http://adlnet.gov/expapi/verbs/passed", "passed"),
     "failed": ("http://adlnet.gov/expapi/verbs/failed", "failed"),
     "acknowledged": ("http://activitystrea.ms/schema/1.0/accept", "accepted"),
+    "earned": ("http://id.tincanapi.com/verb/earned", "earned"),
 }
 
 # object_type of the learning record -> xAPI activity type; other kinds (a program, the code of conduct) are

@@ -1,0 +1,1 @@
+"""Certification: eligibility, the practicum log, requests and their review, issued certificates, verification."""

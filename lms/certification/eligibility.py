@@ -1,0 +1,256 @@
+"""Eligibility for certification: one function, `evaluate`, that reads the program file's rules (as loaded) and a
+person's record and returns a checklist of met and unmet requirements with what to do next. Pages, the API and
+the services (request, approve) all call it, so they cannot disagree. A fixed number of queries, whatever the
+record's size."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+
+from lms.accounts.models import User
+from lms.certification.models import (
+    OPEN_REQUEST_STATUSES,
+    Certificate,
+    CertificateState,
+    CertificationRequest,
+    ConductAcknowledgement,
+    EntryStatus,
+    PracticumEntry,
+    PracticumKind,
+)
+from lms.db import db, utcnow
+from lms.learning.models import CodeOfConductVersion, Course, ProgramVersion
+from lms.learning.services import progress_for
+from lms.quizzes.models import Attempt, Quiz
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One line of the checklist. `action` names where to go next: `course:<slug>`, `practicum` or
+    `code_of_conduct`; the web layer turns it into a link."""
+
+    key: str
+    group: str  # courses, practicum, conduct
+    title: str
+    met: bool
+    progress: str
+    next_step: str | None = None
+    action: str | None = None
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    user_id: int
+    program_id: int | None
+    program_slug: str | None
+    program_title: str | None
+    program_version: str | None
+    requirements: tuple[Requirement, ...]
+    open_request_id: int | None = None
+    open_request_status: str | None = None
+    certificate_serial: str | None = None  # a certificate valid today, if any
+
+    @property
+    def eligible(self) -> bool:
+        """Every requirement of the program in force is met."""
+        return self.program_id is not None and all(r.met for r in self.requirements)
+
+    @property
+    def met_count(self) -> int:
+        return sum(1 for r in self.requirements if r.met)
+
+    @property
+    def unmet(self) -> list[Requirement]:
+        return [r for r in self.requirements if not r.met]
+
+    @property
+    def blockers(self) -> list[str]:
+        """Why a request cannot be made now (empty when it can)."""
+        reasons = []
+        if self.program_id is None:
+            reasons.append("No certification program is loaded yet.")
+        if self.certificate_serial:
+            reasons.append(f"You already hold a valid certificate ({self.certificate_serial}).")
+        if self.open_request_id is not None:
+            reasons.append("You already have a request open.")
+        if self.program_id is not None and not self.eligible:
+            reasons.append(f"{len(self.unmet)} of {len(self.requirements)} requirements are not met yet.")
+        return reasons
+
+    @property
+    def may_request(self) -> bool:
+        return not self.blockers
+
+    def groups(self) -> list[tuple[str, list[Requirement]]]:
+        titles = {"courses": "Required courses", "practicum": "Supervised practicum",
+                  "conduct": "Code of conduct"}
+        out: list[tuple[str, list[Requirement]]] = []
+        for key, title in titles.items():
+            items = [r for r in self.requirements if r.group == key]
+            if items:
+                out.append((title, items))
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"eligible": self.eligible, "may_request": self.may_request, "blockers": self.blockers,
+                "program": None if self.program_id is None else {
+                    "slug": self.program_slug, "title": self.program_title, "version": self.program_version},
+                "requirements": [asdict(r) for r in self.requirements],
+                "open_request": None if self.open_request_id is None else {
+                    "id": self.open_request_id, "status": self.open_request_status},
+                "certificate_serial": self.certificate_serial}
+
+
+def current_program() -> ProgramVersion | None:
+    return db.session.scalar(select(ProgramVersion).where(ProgramVersion.current.is_(True))
+                             .order_by(ProgramVersion.id.desc()).limit(1))
+
+
+def long_date(value: date) -> str:
+    """24 November 2026: unambiguous in every English-speaking country."""
+    return f"{value.day} {value:%B %Y}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _course_requirements(user: User, rules: dict[str, Any]) -> list[Requirement]:
+    slugs: list[str] = list(rules.get("required_courses") or [])
+    min_score = float(rules.get("min_quiz_score") or 0)
+    critical = bool(rules.get("critical_questions_must_be_correct", True))
+    courses = {c.slug: c for c in db.session.scalars(select(Course).where(Course.slug.in_(slugs)))}
+    progress = {p.course.slug: p for p in progress_for(user, list(courses.values()))}
+    quiz_slugs = [c.quiz_slug for c in courses.values() if c.quiz_slug]
+    passed = [Attempt.passed.is_(True)]
+    if critical:
+        passed.append(Attempt.critical_failed.isnot(True))
+    best = dict(db.session.execute(
+        select(Quiz.slug, func.max(Attempt.score)).join(Attempt, Attempt.quiz_id == Quiz.id)
+        .where(Attempt.user_id == user.id, Quiz.slug.in_(quiz_slugs), *passed).group_by(Quiz.slug)).all())
+    rule = f"at least {min_score:g}% on its quiz" + (" with every critical question right" if critical else "")
+    out = []
+    for slug in slugs:
+        course = courses.get(slug)
+        if course is None:  # the program names a course that is not loaded: nobody can meet it
+            out.append(Requirement(key=f"course:{slug}", group="courses", title=f"Complete the course “{slug}”",
+                                   met=False, progress="This course is not available yet.",
+                                   next_step="Ask an administrator: the program names a course that is not loaded."))
+            continue
+        p = progress[slug]
+        score = best.get(course.quiz_slug) if course.quiz_slug else None
+        quiz_ok = course.quiz_slug is None or (score is not None and score >= min_score)
+        done = p.completion is not None
+        title = f"Complete “{course.title}” with {rule}" if course.quiz_slug else f"Complete “{course.title}”"
+        if done and quiz_ok:
+            when = long_date(p.completion.completed_at)
+            shown = f", quiz {score:g}%" if score is not None else ""
+            out.append(Requirement(key=f"course:{slug}", group="courses", title=title, met=True,
+                                   progress=f"Completed {when}{shown}"))
+            continue
+        if not p.lessons_done:
+            status = f"{p.done_count} of {_plural(p.total, 'lesson')} done"
+            step = "Finish the lessons, then pass the quiz." if course.quiz_slug else "Finish the lessons."
+        else:
+            status = "Lessons done; quiz " + (f"passed at {score:g}%, below {min_score:g}%" if score is not None
+                                              else "not passed yet")
+            step = "Take the quiz." if score is None else f"Take the quiz again and reach {min_score:g}%."
+        out.append(Requirement(key=f"course:{slug}", group="courses", title=title, met=False, progress=status,
+                               next_step=step, action=f"course:{slug}"))
+    return out
+
+
+def _practicum_requirements(user: User, rules: dict[str, Any]) -> list[Requirement]:
+    wanted: dict[str, int] = dict(rules.get("practicum") or {})
+    rows = db.session.execute(
+        select(PracticumEntry.kind, PracticumEntry.status, PracticumEntry.rubric_passed, func.count())
+        .where(PracticumEntry.user_id == user.id)
+        .group_by(PracticumEntry.kind, PracticumEntry.status, PracticumEntry.rubric_passed)).all()
+    counted: dict[PracticumKind, int] = {}
+    pending: dict[PracticumKind, int] = {}
+    for kind, status, rubric_passed, n in rows:
+        if status is EntryStatus.PENDING:
+            pending[kind] = pending.get(kind, 0) + n
+        elif status is EntryStatus.CONFIRMED and (rubric_passed or not kind.scored):
+            counted[kind] = counted.get(kind, 0) + n
+    pass_score = rules.get("rubric_pass_score")
+    titles = {
+        PracticumKind.OBSERVED: lambda n: f"Observe {_plural(n, 'community session')}",
+        PracticumKind.CO_FACILITATED: lambda n: f"Co-facilitate {_plural(n, 'community session')}",
+        PracticumKind.LED_OBSERVED: lambda n: (f"Lead {_plural(n, 'session')} while your supervisor observes, "
+                                               f"{'each ' if n > 1 else ''}scored at least {pass_score} on every "
+                                               "rubric criterion"),
+    }
+    needs: list[tuple[PracticumKind, int, str]] = []
+    for kind, title in titles.items():
+        n = int(wanted.get(kind.rule_key) or 0)
+        if n > 0:
+            needs.append((kind, n, title(n)))
+    if rules.get("crisis_roleplay_required"):
+        needs.append((PracticumKind.CRISIS_ROLEPLAY, 1, "Take part in a crisis role-play with your supervisor"))
+    out = []
+    for kind, n, title in needs:
+        have, waiting = counted.get(kind, 0), pending.get(kind, 0)
+        status = f"{min(have, n)} of {n} confirmed"
+        if waiting:
+            status += f" ({waiting} waiting for review)"
+        met = have >= n
+        step = None
+        if not met:
+            step = ("Wait for your supervisor to review your entries." if have + waiting >= n
+                    else "Log each session in your practicum log; your supervisor confirms it.")
+        out.append(Requirement(key=f"practicum:{kind.value}", group="practicum", title=title, met=met,
+                               progress=status, next_step=step, action=None if met else "practicum"))
+    return out
+
+
+def _conduct_requirement(user: User, rules: dict[str, Any]) -> list[Requirement]:
+    if not rules.get("code_of_conduct_version"):
+        return []
+    code = db.session.scalar(select(CodeOfConductVersion).where(CodeOfConductVersion.current.is_(True)))
+    if code is None:
+        return []
+    acknowledged = db.session.scalar(
+        select(ConductAcknowledgement.acknowledged_at).where(ConductAcknowledgement.user_id == user.id,
+                                                             ConductAcknowledgement.code_version_id == code.id))
+    title = f"Read and accept the code of conduct (version {code.version})"
+    if acknowledged is not None:
+        return [Requirement(key="code_of_conduct", group="conduct", title=title, met=True,
+                            progress=f"Accepted {long_date(acknowledged)}")]
+    older = db.session.scalar(select(func.count()).select_from(ConductAcknowledgement)
+                              .where(ConductAcknowledgement.user_id == user.id))
+    status = "You accepted an earlier version; this one has changed." if older else "Not accepted yet"
+    return [Requirement(key="code_of_conduct", group="conduct", title=title, met=False, progress=status,
+                        next_step="Read the code of conduct and accept it.", action="code_of_conduct")]
+
+
+def valid_certificate(user: User, *, today: date | None = None) -> Certificate | None:
+    """The person's certificate that is valid today, if any (the newest, should there be several)."""
+    today = today or utcnow().date()
+    return db.session.scalar(select(Certificate).where(
+        Certificate.user_id == user.id, Certificate.state == CertificateState.ACTIVE,
+        Certificate.valid_until >= today).order_by(Certificate.issued_at.desc()).limit(1))
+
+
+def evaluate(user: User, *, today: date | None = None) -> Eligibility:
+    """The checklist for `user` against the program in force."""
+    program = current_program()
+    open_request = db.session.scalar(select(CertificationRequest).where(
+        CertificationRequest.user_id == user.id, CertificationRequest.status.in_(OPEN_REQUEST_STATUSES)))
+    certificate = valid_certificate(user, today=today)
+    extra = dict(open_request_id=open_request.id if open_request else None,
+                 open_request_status=open_request.status.value if open_request else None,
+                 certificate_serial=certificate.serial if certificate else None)
+    if program is None:
+        return Eligibility(user_id=user.id, program_id=None, program_slug=None, program_title=None,
+                           program_version=None, requirements=(), **extra)
+    rules = program.rules
+    requirements = (_course_requirements(user, rules) + _practicum_requirements(user, rules)
+                    + _conduct_requirement(user, rules))
+    return Eligibility(user_id=user.id, program_id=program.id, program_slug=program.slug,
+                       program_title=program.title, program_version=program.version,
+                       requirements=tuple(requirements), **extra)
