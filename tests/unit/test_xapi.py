@@ -44,6 +44,9 @@ EVENTS = {
                                  "timed_out": True}),
     "code acknowledged": event("acknowledged", "code_of_conduct", object_id="1.0", object_title="Code of conduct",
                                course_slug=None, course_title=None, content_version="1.0"),
+    "certificate earned": event("earned", "certificate", object_id="PND-2026-000007",
+                                object_title="PND Community Session Facilitator", course_slug=None, course_title=None,
+                                content_version="2026.1", result={"valid_until": "2028-11-23"}),
 }
 
 
@@ -73,6 +76,7 @@ def test_verbs_and_activity_types():
         "quiz passed": (f"{ADL}/verbs/passed", f"{ADL}/activities/assessment"),
         "quiz failed": (f"{ADL}/verbs/failed", f"{ADL}/activities/assessment"),
         "code acknowledged": ("http://activitystrea.ms/schema/1.0/accept", None),
+        "certificate earned": ("http://id.tincanapi.com/verb/earned", None),
     }
     assert xapi.statement(SITE, EVENTS["code acknowledged"])["verb"]["display"] == {"en": "accepted"}
 
