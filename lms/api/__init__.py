@@ -1,6 +1,6 @@
 """The JSON API under /api/v1: a thin face over the same services as the pages."""
 
-from lms.api import learning, openapi, quizzes, records, records_export, users  # noqa: F401  (registers the routes)
+from lms.api import certification, learning, openapi, quizzes, records, records_export, users  # noqa: F401  (routes)
 from lms.api.core import bp
 
 __all__ = ["bp"]

@@ -142,9 +142,11 @@ _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 def route(rule: str, method: str, *, summary: str, tag: str, response: type[BaseModel] | None = None,
           body: type[BaseModel] | None = None, status: int = 200, errors: tuple[int, ...] = (),
-          public: bool = False, description: str = "", query: dict[str, dict] | None = None
+          public: bool = False, description: str = "", query: dict[str, dict] | None = None,
+          media_types: tuple[str, ...] = (), body_required: bool = True,
           ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a handler on the API blueprint and describe it in the OpenAPI document."""
+    """Register a handler on the API blueprint and describe it in the OpenAPI document. `media_types` names what a
+    non-JSON success answers with (a PDF, a CSV); `body_required=False` marks a JSON body that may be left out."""
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
         bp.add_url_rule(rule, endpoint=func.__name__, view_func=func, methods=[method])
@@ -155,7 +157,8 @@ def route(rule: str, method: str, *, summary: str, tag: str, response: type[Base
                 MODELS[model.__name__] = model
         OPERATIONS.append(dict(rule=rule, method=method.lower(), summary=summary, tag=tag, response=response,
                                body=body, status=status, errors=errors, public=public,
-                               description=description, query=query or {}, operation_id=func.__name__))
+                               description=description, query=query or {}, operation_id=func.__name__,
+                               media_types=media_types, body_required=body_required))
         return func
 
     return decorator

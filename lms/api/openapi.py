@@ -37,6 +37,9 @@ def build_document(version: str) -> dict[str, Any]:
         ok: dict[str, Any] = {"description": HTTPStatus(op["status"]).phrase}
         if op["response"] is not None:
             ok["content"] = {"application/json": {"schema": _ref(op["response"])}}
+        for media_type in op["media_types"]:
+            binary = {"type": "string"} if media_type.startswith("text/") else {"type": "string", "format": "binary"}
+            ok.setdefault("content", {})[media_type] = {"schema": binary}
         responses: dict[str, Any] = {str(op["status"]): ok}
         codes = set(op["errors"]) | {429} | (set() if op["public"] else {401})
         for code in sorted(codes):
@@ -50,7 +53,7 @@ def build_document(version: str) -> dict[str, Any]:
         if params:
             operation["parameters"] = params
         if op["body"] is not None:
-            operation["requestBody"] = {"required": True,
+            operation["requestBody"] = {"required": op["body_required"],
                                         "content": {"application/json": {"schema": _ref(op["body"])}}}
         if op["public"]:
             operation["security"] = []

@@ -13,7 +13,7 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "xapi": "application/json"}
 
 
 @route("/records/export", "GET", summary="Download the learning record (administrators)", tag="Records",
-       response=None, errors=(400, 403),
+       response=None, errors=(400, 403), media_types=("text/csv", "application/json"),
        description="Streams the whole record, oldest first, however large. `format=csv` answers `text/csv` "
                    "with a header row: `kind=completions` (default) has the columns " +
                    ", ".join(f"`{c}`" for c in export.COMPLETION_COLUMNS) + "; `kind=attempts` has " +

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from lms.accounts.models import User
 
@@ -254,3 +254,164 @@ class TranscriptOut(BaseModel):
     other: list[TranscriptCourse]
     other_attempts: list[TranscriptAttempt] = Field(description="attempts at quizzes no course names any more")
     totals: TranscriptTotals
+
+
+# ---------------------------------------------------------------- certification (lms/api/certification.py)
+
+PracticumKindName = Literal["observed", "co_facilitated", "led_observed", "crisis_roleplay"]
+RequestStatusName = Literal["pending", "approved", "rejected", "withdrawn", "issued"]
+CertificateStatusName = Literal["valid", "expired", "revoked", "superseded"]
+
+
+class RequirementOut(BaseModel):
+    key: str = Field(description="`course:<slug>`, `practicum:<kind>` or `code_of_conduct`")
+    group: Literal["courses", "practicum", "conduct"]
+    title: str
+    met: bool
+    progress: str = Field(description="where the caller stands, in words")
+    next_step: str | None = Field(description="what to do next, while not met")
+    action: str | None = Field(description="where to go next: `course:<slug>`, `practicum` or `code_of_conduct`")
+
+
+class ProgramRef(BaseModel):
+    slug: str
+    title: str
+    version: str
+
+
+class OpenRequestRef(BaseModel):
+    id: int
+    status: Literal["pending", "approved"]
+
+
+class EligibilityOut(BaseModel):
+    eligible: bool = Field(description="every requirement of the program in force is met")
+    may_request: bool = Field(description="eligible, no request open and no valid certificate held")
+    blockers: list[str] = Field(description="why a request cannot be made now; empty when it can")
+    program: ProgramRef | None = Field(description="the program in force; null when none is loaded")
+    requirements: list[RequirementOut]
+    open_request: OpenRequestRef | None
+    certificate_serial: str | None = Field(description="the caller's certificate valid today, if any")
+
+
+class PracticumIn(Strict):
+    """A practicum session the caller took part in. The entry always starts as pending and belongs to the caller:
+    status, reviewer, scores or another person's id cannot be sent (unknown fields are rejected)."""
+
+    kind: PracticumKindName
+    session_date: date = Field(description="YYYY-MM-DD; not in the future, at most two years ago")
+    group_name: str = Field(description="the group or session, at most 120 characters; no participant names")
+    reflection: str = Field(description="the caller's own reflection, 20 to 2000 characters")
+
+
+class PracticumReviewIn(Strict):
+    confirm: bool = Field(default=True, description="true to confirm, false to not confirm (then `note` is needed)")
+    note: str | None = Field(default=None, description="to the trainee; required when not confirming")
+    scores: dict[str, StrictInt] | None = Field(default=None, description=(
+        "led sessions: rubric criterion id -> whole score on the program's scale, one for every criterion"))
+
+
+class PracticumEntryOut(BaseModel):
+    id: int
+    trainee: PersonRef
+    kind: PracticumKindName
+    session_date: date
+    group_name: str
+    reflection: str
+    source: str = Field(description="`trainee` (logged by them) or `group`")
+    status: Literal["pending", "confirmed", "rejected"]
+    created_at: datetime
+    reviewer: PersonRef | None
+    reviewed_at: datetime | None
+    review_note: str | None
+    rubric_scores: dict[str, int] | None = Field(description="led sessions: criterion id -> score")
+    rubric_passed: bool | None
+    counts: bool = Field(description="counts toward eligibility: confirmed, and for a led session passed")
+
+
+class PracticumList(BaseModel):
+    items: list[PracticumEntryOut]
+
+
+class CertificationRequestIn(Strict):
+    message: str | None = Field(default=None, description="a note to the reviewer, at most 2000 characters")
+
+
+class CertificationRequestOut(BaseModel):
+    id: int
+    trainee: PersonRef
+    status: RequestStatusName
+    requested_at: datetime
+    program_version: str
+    message: str | None = Field(description="the trainee's note to the reviewer")
+    decided_by: PersonRef | None
+    decided_at: datetime | None
+    decision_reason: str | None = Field(description="the reason given when rejected, or the approver's note")
+    certificate_serial: str | None = Field(description="once issued")
+
+
+class CertificationRequestDetail(CertificationRequestOut):
+    eligibility: EligibilityOut = Field(description="the checklist as it stood when the request was made")
+
+
+class CertificationRequestPage(BaseModel):
+    items: list[CertificationRequestOut]
+    total: int
+    page: int
+    per_page: int
+    pages: int
+
+
+class ApproveIn(Strict):
+    note: str | None = Field(default=None, description="an optional note, kept with the decision")
+
+
+class RejectIn(Strict):
+    reason: str = Field(description="why, for the trainee to read: 10 to 2000 characters")
+
+
+class IssueIn(Strict):
+    request_id: int = Field(description="an approved certification request")
+
+
+class RevokeIn(Strict):
+    reason: str = Field(description="kept in the record and sent to the holder: 10 to 2000 characters")
+
+
+class CertificateLinks(BaseModel):
+    certificate: str = Field(description="this certificate in the API")
+    pdf: str = Field(description="the PDF issued (application/pdf)")
+
+
+class CertificateOut(BaseModel):
+    serial: str
+    status: CertificateStatusName = Field(description="today's status: the state with expiry applied")
+    holder: PersonRef
+    holder_name: str = Field(description="the name printed on the certificate")
+    credential: str
+    program_version: str
+    issued_at: datetime
+    issued_on: date
+    valid_until: date = Field(description="the last day on which it is valid")
+    revoked_on: date | None
+    revocation_reason: str | None
+    request_id: int
+    approver_name: str
+    issuer_name: str
+    pdf_sha256: str = Field(description="SHA-256 of the PDF issued; every download returns exactly these bytes")
+    verification_url: str = Field(description="the public verification page, as printed on the certificate")
+    links: CertificateLinks
+
+
+class VerificationOut(BaseModel):
+    """What anyone may learn from a verification code, and nothing more."""
+
+    status: CertificateStatusName
+    holder_name: str
+    credential: str
+    program_version: str
+    serial: str
+    issued_on: date
+    valid_until: date
+    revoked_on: date | None
+    pdf_sha256: str

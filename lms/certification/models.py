@@ -28,10 +28,11 @@ from lms.errors import Conflict
 from lms.learning.models import CodeOfConductVersion, ProgramVersion
 
 
-def check_transition(table: dict[Any, frozenset[Any]], current: Any, target: Any, what: str) -> None:
-    """Raise a 409 unless `table` allows the move from `current` to `target`."""
+def check_transition(table: dict[Any, frozenset[Any]], current: Any, target: Any, what: str, done: str) -> None:
+    """Raise a 409 unless `table` allows the move from `current` to `target`; `done` says the move in words
+    ("approved", "issued"): "This request is waiting for review, so it cannot be issued." """
     if target not in table.get(current, frozenset()):
-        raise Conflict(f"This {what} is {current.label.lower()}; it cannot become {target.label.lower()}.")
+        raise Conflict(f"This {what} is {current.label.lower()}, so it cannot be {done}.")
 
 
 class ConductAcknowledgement(Base):

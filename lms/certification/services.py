@@ -165,6 +165,8 @@ def rubric(program: ProgramVersion | None = None) -> Rubric:
 def log_practicum(user: User, *, kind: PracticumKind | str, session_date: date | None, group_name: str,
                   reflection: str, today: date | None = None, source: str = "trainee") -> PracticumEntry:
     """A trainee records a session they observed, co-facilitated or led, or a crisis role-play."""
+    if user.role is not Role.TRAINEE:
+        raise PermissionDenied("Only trainee facilitators keep a practicum log.")
     today = today or utcnow().date()
     errors: dict[str, list[str]] = {}
     try:
@@ -219,7 +221,7 @@ def review_entry(entry: PracticumEntry, *, reviewer: User, confirm: bool, note: 
     _require_reviewer(reviewer, entry.user, "review this practicum entry")
     lock(entry, "status")
     target = EntryStatus.CONFIRMED if confirm else EntryStatus.REJECTED
-    check_transition(ENTRY_TRANSITIONS, entry.status, target, "practicum entry")
+    check_transition(ENTRY_TRANSITIONS, entry.status, target, "practicum entry", "reviewed again")
     note = _clean_text(note) or None
     errors: dict[str, list[str]] = {}
     clean_scores: dict[str, int] | None = None
@@ -283,7 +285,8 @@ def request_certification(user: User, *, message: str | None = None, today: date
         raise PermissionDenied("Only trainee facilitators request certification.")
     state = eligibility.evaluate(user, today=today)
     if not state.may_request:
-        raise Conflict("You cannot request certification now: " + " ".join(state.blockers))
+        raise Conflict("You cannot request certification now: " + " ".join(state.blockers),
+                       errors={"eligibility": state.blockers})
     message = _clean_text(message) or None
     if message and len(message) > REASON_MAX:
         raise ValidationFailed(f"The message is too long (at most {REASON_MAX} characters).",
@@ -315,7 +318,7 @@ def withdraw_request(req: CertificationRequest, *, user: User) -> CertificationR
     if req.user_id != user.id:
         raise PermissionDenied("Only the person who asked can withdraw a request.")
     lock(req, "status")
-    check_transition(REQUEST_TRANSITIONS, req.status, RequestStatus.WITHDRAWN, "request")
+    check_transition(REQUEST_TRANSITIONS, req.status, RequestStatus.WITHDRAWN, "request", "withdrawn")
     req.status = RequestStatus.WITHDRAWN
     db.session.flush()
     audit.record(user, "certification.withdrawn", req)
@@ -329,7 +332,7 @@ def approve_request(req: CertificationRequest, *, approver: User, note: str | No
     now = now or utcnow()
     _require_reviewer(approver, req.user, "approve certification")
     lock(req, "status")
-    check_transition(REQUEST_TRANSITIONS, req.status, RequestStatus.APPROVED, "request")
+    check_transition(REQUEST_TRANSITIONS, req.status, RequestStatus.APPROVED, "request", "approved")
     state = eligibility.evaluate(req.user, today=now.date())
     if not state.eligible:
         unmet = "; ".join(r.title for r in state.unmet) or "no program is loaded"
@@ -358,7 +361,7 @@ def reject_request(req: CertificationRequest, *, approver: User, reason: str,
         raise ValidationFailed(f"Give the trainee a reason of {REASON_MIN} to {REASON_MAX} characters.",
                                errors={"reason": [f"{REASON_MIN} to {REASON_MAX} characters"]})
     lock(req, "status")
-    check_transition(REQUEST_TRANSITIONS, req.status, RequestStatus.REJECTED, "request")
+    check_transition(REQUEST_TRANSITIONS, req.status, RequestStatus.REJECTED, "request", "rejected")
     req.status, req.decided_by_id, req.decided_at = RequestStatus.REJECTED, approver.id, now
     req.decision_reason = reason
     db.session.flush()
@@ -407,7 +410,7 @@ def issue_certificate(req: CertificationRequest, *, issuer: User, now: datetime 
     lock(req, "status")
     if req.status is RequestStatus.ISSUED:
         raise Conflict("A certificate was already issued for this request.")
-    check_transition(REQUEST_TRANSITIONS, req.status, RequestStatus.ISSUED, "request")
+    check_transition(REQUEST_TRANSITIONS, req.status, RequestStatus.ISSUED, "request", "issued")
     program = req.program_version
     approver = req.decided_by
     assert approver is not None  # an approved request has a decider (a CHECK constraint says so)
@@ -493,7 +496,7 @@ def revoke_certificate(cert: Certificate, *, actor: User, reason: str, now: date
     lock(cert, "state")
     if cert.state is CertificateState.REVOKED:
         raise Conflict(f"Certificate {cert.serial} is already revoked.")
-    check_transition(CERTIFICATE_TRANSITIONS, cert.state, CertificateState.REVOKED, "certificate")
+    check_transition(CERTIFICATE_TRANSITIONS, cert.state, CertificateState.REVOKED, "certificate", "revoked")
     cert.state, cert.revoked_at, cert.revoked_by_id, cert.revocation_reason = (CertificateState.REVOKED, now,
                                                                                actor.id, reason)
     db.session.flush()

@@ -197,6 +197,13 @@ def test_logging_validates_every_field_and_saves_nothing_when_wrong(app, people,
         assert services.practicum_of(trainee) == []
 
 
+def test_only_trainees_keep_a_practicum_log(app, people, tree):
+    with app.app_context():
+        for who in (people.supervisor.id, people.admin.id):
+            with pytest.raises(PermissionDenied):
+                log(user(who))
+
+
 def test_logging_tells_the_supervisor(app, people, tree, outbox):
     with app.app_context():
         entry = log(user(people.trainee.id), PracticumKind.LED_OBSERVED, group_name="  Thursday   group ")
@@ -239,7 +246,7 @@ def test_a_led_session_needs_a_score_on_every_criterion(app, people, tree, outbo
         services.review_entry(entry, reviewer=sup, confirm=True, scores={"opening": "3", "safety": 4})
         db.session.commit()
         assert entry.rubric_scores == {"opening": 3, "safety": 4} and entry.rubric_passed and entry.counts
-        with pytest.raises(Conflict, match="confirmed; it cannot become not confirmed"):
+        with pytest.raises(Conflict, match="is confirmed, so it cannot be reviewed again"):
             services.review_entry(entry, reviewer=sup, confirm=False, note="Changed my mind about it.")
         assert actions("practicum.") == ["practicum.logged", "practicum.confirmed"]
     assert "counts toward your certification" in outbox.body(outbox.last_to("trainee@example.org"))
@@ -340,7 +347,7 @@ def test_approval_tells_the_trainee_and_the_admins(app, people, tree, outbox):
         req = db.session.get(CertificationRequest, request_id)
         assert req.status is RequestStatus.APPROVED and req.decided_by_id == people.supervisor.id
         assert actions("certification.") == ["certification.requested", "certification.approved"]
-        with pytest.raises(Conflict, match="approved; it cannot become approved"):
+        with pytest.raises(Conflict, match="is approved, so it cannot be approved"):
             services.approve_request(req, approver=user(people.admin.id))
     assert "approved your certification" in outbox.body(outbox.last_to("trainee@example.org"))
     assert f"/certification/requests/{request_id}" in outbox.body(outbox.last_to("admin@example.org"))
@@ -443,7 +450,7 @@ def test_issue_needs_an_admin_and_an_approval(app, people, tree):
         req = db.session.get(CertificationRequest, request_id)
         with pytest.raises(PermissionDenied):
             services.issue_certificate(req, issuer=user(people.supervisor.id))
-        with pytest.raises(Conflict, match="waiting for review; it cannot become certificate issued"):
+        with pytest.raises(Conflict, match="is waiting for review, so it cannot be issued"):
             services.issue_certificate(req, issuer=user(people.admin.id))
         assert db.session.scalar(select(func.count()).select_from(Certificate)) == 0
 
@@ -486,7 +493,7 @@ def test_bulk_issue_reports_each_request(app, people, tree):
         results = services.issue_certificates([first, pending, 9999, first], issuer=user(people.admin.id))
         db.session.commit()
         assert [(r.request_id, r.ok) for r in results] == [(first, True), (pending, False), (9999, False)]
-        assert "waiting for review" in results[1].error and results[2].error == "No such request."
+        assert results[1].error == "This request is waiting for review, so it cannot be issued." and results[2].error == "No such request."
         assert db.session.get(CertificationRequest, pending).status is RequestStatus.PENDING
         assert db.session.scalar(select(func.count()).select_from(Certificate)) == 1
 
