@@ -49,7 +49,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LMS_LRS_PASSWORD", None, "LRS HTTP Basic password (the LRS's secret)"),
     Setting("LMS_LRS_BATCH", "100", "statements per request to the LRS"),
     Setting("LMS_LRS_TIMEOUT", "30", "seconds to wait for the LRS to answer"),
+    Setting("LMS_CERTIFICATE_PAGE_SIZE", "A4", "paper of the certificate PDF: A4 or Letter (US Letter)"),
 )
+
+CERTIFICATE_PAGE_SIZES = ("A4", "Letter")
 
 
 def _env(name: str, environ: dict[str, str]) -> str | None:
@@ -110,6 +113,14 @@ def _lrs_endpoint(env: str, environ: dict[str, str]) -> str | None:
     return raw.rstrip("/")
 
 
+def _certificate_page_size(environ: dict[str, str]) -> str:
+    raw = _env("LMS_CERTIFICATE_PAGE_SIZE", environ) or ""
+    for size in CERTIFICATE_PAGE_SIZES:
+        if raw.strip().lower() == size.lower():
+            return size
+    raise ConfigError(f"LMS_CERTIFICATE_PAGE_SIZE must be A4 or Letter (US Letter), not {raw!r}")
+
+
 def load(environ: dict[str, str] | None = None, overrides: dict | None = None) -> dict:
     """Build the Flask config mapping from the environment plus explicit overrides (tests)."""
     environ = dict(os.environ if environ is None else environ)
@@ -157,6 +168,9 @@ def load(environ: dict[str, str] | None = None, overrides: dict | None = None) -
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_LIMIT_PER_ACCOUNT": "5 per 5 minutes",
         "LOGIN_LIMIT_PER_ADDRESS": "20 per 5 minutes",
+        "VERIFY_LIMIT_PER_ADDRESS": "30 per minute",  # public certificate verification, page and API
+        # No request body is larger than a certificate PDF someone checks (5 MB); werkzeug answers 413 beyond.
+        "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
         "MAIL_FROM": _env("MAIL_FROM", environ),
         "MAIL_SMTP_HOST": _env("MAIL_SMTP_HOST", environ),
         "MAIL_SMTP_PORT": _int("MAIL_SMTP_PORT", environ),
@@ -176,6 +190,7 @@ def load(environ: dict[str, str] | None = None, overrides: dict | None = None) -
         "LRS_PASSWORD": _env("LMS_LRS_PASSWORD", environ),
         "LRS_BATCH": _int("LMS_LRS_BATCH", environ, minimum=1),
         "LRS_TIMEOUT": _int("LMS_LRS_TIMEOUT", environ, minimum=1),
+        "CERTIFICATE_PAGE_SIZE": _certificate_page_size(environ),
         "PASSWORD_HASH_METHOD": "scrypt",
         "INVITATION_DAYS": 7,
         "PASSWORD_RESET_MINUTES": 60,

@@ -30,6 +30,13 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class Gone(DomainError):
+    """It existed and is withdrawn for good: a revoked certificate's PDF, for its holder."""
+
+    status = 410
+    title = "Gone"
+
+
 class ValidationFailed(DomainError):
     status = 422
     title = "Unprocessable content"

@@ -4,7 +4,7 @@ call of lms.certification.services, which checks who may do it; the blueprint co
 
 from __future__ import annotations
 
-from flask import Response, request, url_for
+from flask import Response, current_app, request, url_for
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import Role, User
@@ -34,7 +34,6 @@ from lms.extensions import client_address, limiter
 from lms.pagination import paginate
 
 TAG = "Certification"
-VERIFY_LIMIT = "30 per minute"  # per address: codes are 192-bit random, but nobody needs to try many
 NO_SUCH_CODE = "No certificate has this verification code."
 
 
@@ -246,14 +245,16 @@ def get_certificate(serial: str):
 
 
 @route("/certificates/<serial>/pdf", "GET", summary="Download the certificate's PDF, exactly as issued", tag=TAG,
-       response=None, errors=(404, 409), media_types=("application/pdf",), description=(
+       response=None, errors=(404, 409, 410), media_types=("application/pdf",), description=(
            "Answers `application/pdf` with `Content-Disposition: attachment; filename=\"<serial>.pdf\"`: the bytes "
            "rendered at issue, every time (their SHA-256 is the certificate's `pdf_sha256`). For the holder, "
-           "their supervisor and administrators; anyone else gets 404. 409 if the stored file no longer matches "
-           "its fingerprint."))
+           "their supervisor and administrators; anyone else gets 404. Once revoked, 410 for the holder (their "
+           "supervisor and administrators keep it on record). 409 if the stored file no longer matches its "
+           "fingerprint."))
 def get_certificate_pdf(serial: str):
-    cert = services.get_certificate(serial, api_user())
-    data = services.certificate_pdf(cert)
+    viewer = api_user()
+    cert = services.get_certificate(serial, viewer)
+    data = services.certificate_pdf(cert, viewer)
     return Response(data, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{cert.serial}.pdf"', "ETag": f'"{cert.pdf_sha256}"'})
 
@@ -274,8 +275,10 @@ def revoke_certificate(serial: str):
        response=VerificationOut, errors=(404,), public=True, description=(
            "No authentication. Answers only what the certificate itself shows: status today (`valid`, `expired`, "
            "`revoked`, `superseded`), holder name, credential, program version, serial, dates and the PDF's "
-           "SHA-256. An unknown or malformed code gets the same 404. Limited to " + VERIFY_LIMIT + " per address."))
-@limiter.limit(VERIFY_LIMIT, key_func=lambda: "verify:" + client_address())
+           "SHA-256. An unknown or malformed code gets the same 404. Rate limited per address (30 per minute by "
+           "default, with the verification pages)."))
+@limiter.limit(lambda: current_app.config["VERIFY_LIMIT_PER_ADDRESS"],
+               key_func=lambda: "verify:" + client_address())
 def verify_certificate(code: str):
     cert = services.find_by_code(code)
     if cert is None:

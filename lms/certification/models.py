@@ -268,6 +268,8 @@ class Certificate(Base):
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     request: Mapped[CertificationRequest] = relationship(back_populates="certificate")
+    revoked_by: Mapped[User | None] = relationship(foreign_keys=[revoked_by_id])
+    superseded_by: Mapped[Certificate | None] = relationship(remote_side=[id], foreign_keys=[superseded_by_id])
 
     def status_on(self, day: date) -> CertificateStatus:
         if self.state is CertificateState.REVOKED:

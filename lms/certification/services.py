@@ -36,7 +36,7 @@ from lms.certification.models import (
     check_transition,
 )
 from lms.db import db, utcnow
-from lms.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from lms.errors import Conflict, Gone, NotFound, PermissionDenied, ValidationFailed
 from lms.learning.models import CodeOfConductVersion, LearningEvent, ProgramVersion, Verb
 from lms.records import reports
 from lms.urls import external_url
@@ -522,8 +522,13 @@ def get_certificate(serial: str, viewer: User) -> Certificate:
     return cert
 
 
-def certificate_pdf(cert: Certificate) -> bytes:
-    """The bytes rendered at issue, checked against the fingerprint kept with them."""
+def certificate_pdf(cert: Certificate, viewer: User | None = None) -> bytes:
+    """The bytes rendered at issue, checked against the fingerprint kept with them. A revoked certificate is no
+    longer offered to its holder; its supervisor and administrators keep it on record, to compare a copy that
+    is still going round."""
+    if viewer is not None and viewer.id == cert.user_id and cert.state is CertificateState.REVOKED:
+        raise Gone(f"Certificate {cert.serial} was revoked, so its PDF is no longer offered for download. Its "
+                   "verification page shows it as revoked.")
     data = db.session.scalar(select(Certificate.pdf).where(Certificate.id == cert.id))
     if data is None or hashlib.sha256(data).hexdigest() != cert.pdf_sha256:
         raise Conflict(f"The stored PDF of {cert.serial} does not match its fingerprint; ask an administrator.")

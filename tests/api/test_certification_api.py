@@ -204,6 +204,9 @@ def test_from_practicum_to_a_verified_and_then_revoked_certificate(app, api, peo
     assert set(shown) == PUBLIC_KEYS
     assert shown["status"] == "revoked" and shown["revoked_on"] == utcnow().date().isoformat()
     assert trainee.get("/api/v1/me/eligibility").get_json()["certificate_serial"] is None
+    # the holder is no longer offered the PDF; their supervisor and the admins keep it on record
+    problem(trainee.get(f"/api/v1/certificates/{serial}/pdf"), 410)
+    assert admin.get(f"/api/v1/certificates/{serial}/pdf").data.startswith(b"%PDF")
 
 
 # ---------------------------------------------------------------- the practicum log

@@ -1,5 +1,6 @@
-"""The PDF renderer fetches nothing but data: URLs: not the file system, not the network (a canary server on
-localhost counts every request it gets, and must get none)."""
+"""The PDF renderer fetches nothing but the packaged fonts and data: URLs: not the file system, not the network
+(a canary server on localhost counts every request it gets, and must get none). The fetcher's handling of the
+packaged fonts is tested in test_certificate_pdf.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from lms.records.pdf import DataOnlyFetcher, html_to_pdf
+from lms.records.pdf import OfflineFetcher, html_to_pdf
 
 # a 1x1 transparent PNG
 PIXEL = base64.b64encode(bytes.fromhex(
@@ -87,13 +88,13 @@ def test_rendering_fetches_no_file_and_no_url(canary, tmp_path):
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "FILE:///etc/hostname", "http://127.0.0.1:1/x",
                                  "https://example.org/", "ftp://example.org/x", "/etc/passwd", "etc/passwd",
                                  "//example.org/x", "  http://example.org/"])
-def test_the_fetcher_refuses_everything_but_data_urls(url):
+def test_the_fetcher_refuses_everything_but_data_urls_and_packaged_fonts(url):
     with pytest.raises(ValueError, match="refused"):
-        DataOnlyFetcher()(url)
+        OfflineFetcher()(url)
 
 
 def test_the_fetcher_reads_data_urls():
-    assert DataOnlyFetcher()("data:text/plain,hello").read() == b"hello"
+    assert OfflineFetcher()("data:text/plain,hello").read() == b"hello"
 
 
 def test_the_transcript_template_carries_its_stylesheet_inline(app):
