@@ -39,7 +39,8 @@ REFLECTION = "I noticed how the opening statement set a calm tone for everyone."
 
 
 def make_cert_tree(app, root: Path) -> Path:
-    """Courses alpha (required, with a quiz) and beta (optional), the program above, the code of conduct; loaded into the database."""
+    """Courses alpha (required, with a quiz) and beta (optional), the program above, the code of conduct; loaded
+    into the database."""
     make_tree(root)
     write(root / "courses" / "program.yaml", PROGRAM)
     beta = root / "courses" / "beta" / "course.yaml"

@@ -493,7 +493,8 @@ def test_bulk_issue_reports_each_request(app, people, tree):
         results = services.issue_certificates([first, pending, 9999, first], issuer=user(people.admin.id))
         db.session.commit()
         assert [(r.request_id, r.ok) for r in results] == [(first, True), (pending, False), (9999, False)]
-        assert results[1].error == "This request is waiting for review, so it cannot be issued." and results[2].error == "No such request."
+        assert results[1].error == "This request is waiting for review, so it cannot be issued."
+        assert results[2].error == "No such request."
         assert db.session.get(CertificationRequest, pending).status is RequestStatus.PENDING
         assert db.session.scalar(select(func.count()).select_from(Certificate)) == 1
 
