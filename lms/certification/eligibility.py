@@ -5,7 +5,7 @@ record's size."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import date
 from typing import Any
 
@@ -86,14 +86,7 @@ class Eligibility:
         return not self.blockers
 
     def groups(self) -> list[tuple[str, list[Requirement]]]:
-        titles = {"courses": "Required courses", "practicum": "Supervised practicum",
-                  "conduct": "Code of conduct"}
-        out: list[tuple[str, list[Requirement]]] = []
-        for key, title in titles.items():
-            items = [r for r in self.requirements if r.group == key]
-            if items:
-                out.append((title, items))
-        return out
+        return group_requirements(self.requirements)
 
     def as_dict(self) -> dict[str, Any]:
         return {"eligible": self.eligible, "may_request": self.may_request, "blockers": self.blockers,
@@ -103,6 +96,27 @@ class Eligibility:
                 "open_request": None if self.open_request_id is None else {
                     "id": self.open_request_id, "status": self.open_request_status},
                 "certificate_serial": self.certificate_serial}
+
+
+GROUP_TITLES = {"courses": "Required courses", "practicum": "Supervised practicum", "conduct": "Code of conduct"}
+
+
+def group_requirements(requirements: tuple[Requirement, ...] | list[Requirement]
+                       ) -> list[tuple[str, list[Requirement]]]:
+    """The checklist in its sections, in order, leaving out empty ones."""
+    out: list[tuple[str, list[Requirement]]] = []
+    for key, title in GROUP_TITLES.items():
+        items = [r for r in requirements if r.group == key]
+        if items:
+            out.append((title, items))
+    return out
+
+
+def requirements_from(snapshot: dict[str, Any] | None) -> tuple[Requirement, ...]:
+    """The requirements of a checklist kept as a dict (`Eligibility.as_dict`, stored with each request)."""
+    names = {f.name for f in fields(Requirement)}
+    return tuple(Requirement(**{k: v for k, v in r.items() if k in names})
+                 for r in (snapshot or {}).get("requirements", []))
 
 
 def current_program() -> ProgramVersion | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ from lms.errors import Conflict, Gone, NotFound, PermissionDenied, ValidationFai
 from lms.learning.models import CodeOfConductVersion, LearningEvent, ProgramVersion, Verb
 from lms.records import reports
 from lms.urls import external_url
+
+log = logging.getLogger(__name__)
 
 REFLECTION_MAX = 2000
 GROUP_NAME_MAX = 120
@@ -107,6 +110,14 @@ def add_months(day: date, months: int) -> date:
 
 def current_code() -> CodeOfConductVersion | None:
     return db.session.scalar(select(CodeOfConductVersion).where(CodeOfConductVersion.current.is_(True)))
+
+
+def acknowledged_at(user: User, code: CodeOfConductVersion | None) -> datetime | None:
+    """When `user` accepted this version of the code, if they did."""
+    if code is None:
+        return None
+    return db.session.scalar(select(ConductAcknowledgement.acknowledged_at).where(
+        ConductAcknowledgement.user_id == user.id, ConductAcknowledgement.code_version_id == code.id))
 
 
 def acknowledge_code(user: User, *, version: str | None = None) -> tuple[ConductAcknowledgement, bool]:
@@ -481,6 +492,9 @@ def issue_certificates(request_ids: list[int], *, issuer: User, now: datetime | 
             results.append(IssueResult(request_id, cert, None))
         except (Conflict, PermissionDenied) as exc:
             results.append(IssueResult(request_id, None, exc.detail))
+        except Exception:  # one certificate that cannot be rendered must not hold up the others
+            log.exception("could not issue the certificate of request %s", request_id)
+            results.append(IssueResult(request_id, None, "The certificate could not be made; the error is logged."))
     return results
 
 

@@ -4,17 +4,13 @@ lms/certification/certificate_views.py, on the same blueprint."""
 
 from __future__ import annotations
 
-from dataclasses import fields as dataclass_fields
-from datetime import datetime
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from lms.accounts.forms import EmptyForm
-from lms.accounts.models import Role, User
+from lms.accounts.models import Role
 from lms.certification import eligibility, services
-from lms.certification.eligibility import Eligibility, Requirement
+from lms.certification.eligibility import Requirement
 from lms.certification.forms import (
     ApproveForm,
     ConductForm,
@@ -27,10 +23,9 @@ from lms.certification.forms import (
     score_field,
     score_label,
 )
-from lms.certification.models import CertificationRequest, ConductAcknowledgement, RequestStatus
+from lms.certification.models import CertificationRequest, RequestStatus
 from lms.db import db
 from lms.errors import Conflict, ValidationFailed
-from lms.learning.models import CodeOfConductVersion
 from lms.learning.views import lesson_html
 from lms.pagination import paginate
 from lms.records import services as records
@@ -60,20 +55,8 @@ def action_link(action: str | None) -> tuple[str, str] | None:
 
 
 def groups_at_request(req: CertificationRequest) -> list[tuple[str, list[Requirement]]]:
-    """The checklist kept with the request (as a dict), grouped like the live one."""
-    names = {f.name for f in dataclass_fields(Requirement)}
-    rows = tuple(Requirement(**{k: v for k, v in r.items() if k in names})
-                 for r in (req.eligibility or {}).get("requirements", []))
-    return Eligibility(user_id=req.user_id, program_id=req.program_version_id, program_slug=None,
-                       program_title=None, program_version=None, requirements=rows).groups()
-
-
-def accepted_at(user: User, code: CodeOfConductVersion | None) -> datetime | None:
-    """When `user` accepted `code`, if they did. A read only; it belongs in the services (asked for)."""
-    if code is None:
-        return None
-    return db.session.scalar(select(ConductAcknowledgement.acknowledged_at).where(
-        ConductAcknowledgement.user_id == user.id, ConductAcknowledgement.code_version_id == code.id))
+    """The checklist kept with the request, grouped like the live one."""
+    return eligibility.group_requirements(eligibility.requirements_from(req.eligibility))
 
 
 def int_arg(name: str) -> int:
@@ -162,7 +145,7 @@ def code_of_conduct():
             return redirect(url_for("certification.code_of_conduct"))
     body = lesson_html(f"code-{code.digest}", code.body) if code else None
     return render_template("certification/code_of_conduct.html", code=code, body=body, form=form,
-                           accepted=accepted_at(current_user, code)), code_status
+                           accepted=services.acknowledged_at(current_user, code)), code_status
 
 
 # ---------------------------------------------------------------- practicum

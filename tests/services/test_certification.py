@@ -591,3 +591,26 @@ def test_scores_below_the_pass_mark_keep_the_trainee_ineligible(app, people, tre
         state = eligibility.evaluate(user(people.trainee.id))
         assert [r.key for r in state.unmet] == ["practicum:led_observed"]
         assert GOOD_SCORES  # the helper's default scores pass; these did not
+
+
+def test_bulk_issue_goes_on_when_one_certificate_cannot_be_rendered(app, people, tree, monkeypatch):
+    from lms.certification import pdf
+
+    first = make_approved(app, people.trainee.id, people.supervisor.id)
+    second = make_approved(app, people.other_trainee.id, people.other_supervisor.id)
+    real = pdf.render_certificate
+
+    def flaky(doc, **kw):
+        if doc.holder_name == "Tess Trainee":
+            raise RuntimeError("the renderer fell over")
+        return real(doc, **kw)
+
+    monkeypatch.setattr(pdf, "render_certificate", flaky)
+    with app.app_context():
+        results = services.issue_certificates([first, second], issuer=user(people.admin.id))
+        db.session.commit()
+        assert [(r.request_id, r.ok) for r in results] == [(first, False), (second, True)]
+        assert "could not be made" in results[0].error
+        assert db.session.get(CertificationRequest, first).status is RequestStatus.APPROVED
+        assert db.session.scalar(select(func.count()).select_from(Certificate)) == 1
+        assert actions("certificate.") == ["certificate.issued"]
