@@ -333,6 +333,9 @@ def withdraw_request(req: CertificationRequest, *, user: User) -> CertificationR
     req.status = RequestStatus.WITHDRAWN
     db.session.flush()
     audit.record(user, "certification.withdrawn", req)
+    for reviewer in _reviewers_of(user):
+        mail.send(reviewer.email, f"Certification request withdrawn: {user.display_name}", "certification_withdrawn",
+                  reviewer=reviewer, trainee=user, req=req)
     return req
 
 

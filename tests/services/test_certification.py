@@ -383,14 +383,16 @@ def test_rejection_needs_a_reason_and_the_trainee_can_ask_again(app, people, tre
     assert "co-facilitate once more" in outbox.body(outbox.messages()[-2])
 
 
-def test_a_pending_request_can_be_withdrawn_by_its_trainee(app, people, tree):
+def test_a_pending_request_can_be_withdrawn_by_its_trainee(app, people, tree, outbox):
     request_id = make_request(app, people.trainee.id, people.supervisor.id)
     with app.app_context():
         req = db.session.get(CertificationRequest, request_id)
         with pytest.raises(PermissionDenied):
             services.withdraw_request(req, user=user(people.supervisor.id))
         services.withdraw_request(req, user=user(people.trainee.id))
+        db.session.commit()
         assert req.status is RequestStatus.WITHDRAWN
+        assert "withdrew their request" in outbox.body(outbox.last_to("sup@example.org"))
         with pytest.raises(Conflict):
             services.withdraw_request(req, user=user(people.trainee.id))
 
