@@ -2,7 +2,13 @@
 
 from lms.accounts.models import AccountToken, ApiToken, LoginSession, Role, User
 from lms.audit import AuditEvent
-from lms.certification.models import Certificate, CertificationRequest, ConductAcknowledgement, PracticumEntry
+from lms.certification.models import (
+    Certificate,
+    CertificateNotice,
+    CertificationRequest,
+    ConductAcknowledgement,
+    PracticumEntry,
+)
 from lms.db import Base
 from lms.learning.models import (
     CodeOfConductVersion,
@@ -21,7 +27,7 @@ from lms.quizzes.models import Attempt, AttemptAnswer, Quiz, QuizVersion
 from lms.records.models import LrsCursor
 
 __all__ = [
-    "AccountToken", "ApiToken", "Attempt", "AttemptAnswer", "AuditEvent", "Base", "Certificate",
+    "AccountToken", "ApiToken", "Attempt", "AttemptAnswer", "AuditEvent", "Base", "Certificate", "CertificateNotice",
     "CertificationRequest", "CodeOfConductVersion", "ConductAcknowledgement", "PracticumEntry",
     "ContentSync", "Course", "CourseActivity", "CourseCompletion", "CourseVersion", "LearningEvent", "Lesson",
     "LessonCompletion", "LessonVersion", "LoginSession", "LrsCursor", "ProgramVersion", "Quiz", "QuizVersion",

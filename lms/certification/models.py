@@ -57,17 +57,19 @@ class PracticumKind(enum.StrEnum):
     CO_FACILITATED = "co_facilitated"
     LED_OBSERVED = "led_observed"
     CRISIS_ROLEPLAY = "crisis_roleplay"
+    LED = "led"  # a certified facilitator led a session: counts toward renewal
 
     @property
     def label(self) -> str:
         return {"observed": "Observed a session", "co_facilitated": "Co-facilitated a session",
-                "led_observed": "Led a session while observed", "crisis_roleplay": "Crisis role-play"}[self.value]
+                "led_observed": "Led a session while observed", "crisis_roleplay": "Crisis role-play",
+                "led": "Led a session as a certified facilitator"}[self.value]
 
     @property
     def rule_key(self) -> str:
         """The key of this kind's count in the program file's `practicum` section."""
         return {"observed": "observe", "co_facilitated": "co_facilitate", "led_observed": "lead_observed",
-                "crisis_roleplay": "crisis_roleplay"}[self.value]
+                "crisis_roleplay": "crisis_roleplay", "led": "led"}[self.value]
 
     @property
     def scored(self) -> bool:
@@ -132,6 +134,20 @@ class PracticumEntry(Base):
 # ---------------------------------------------------------------- requests
 
 
+class RequestPath(enum.StrEnum):
+    """Which rules a request was made under: the first certification, the short renewal path (inside the window
+    around expiry), or the full path again (a certificate that lapsed beyond the grace period)."""
+
+    INITIAL = "initial"
+    RENEWAL = "renewal"
+    LAPSED = "lapsed"
+
+    @property
+    def label(self) -> str:
+        return {"initial": "Certification", "renewal": "Renewal", "lapsed": "Certification after a lapse"}[
+            self.value]
+
+
 class RequestStatus(enum.StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
@@ -186,11 +202,16 @@ class CertificationRequest(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None]
     decision_reason: Mapped[str | None] = mapped_column(Text)
+    path: Mapped[RequestPath] = mapped_column(_enum(RequestPath, "request_path"), default=RequestPath.INITIAL,
+                                              server_default=RequestPath.INITIAL.value)
+    renews_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id", use_alter=True))
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+    renews: Mapped[Certificate | None] = relationship(foreign_keys=[renews_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     program_version: Mapped[ProgramVersion] = relationship()
-    certificate: Mapped[Certificate | None] = relationship(back_populates="request", uselist=False)
+    certificate: Mapped[Certificate | None] = relationship(back_populates="request", uselist=False,
+                                                           foreign_keys="Certificate.request_id")
 
 
 # ---------------------------------------------------------------- certificates
@@ -265,9 +286,12 @@ class Certificate(Base):
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     pdf: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    # Open Badges: the holder is identified by sha256(e-mail + salt), never the e-mail itself
+    subject_salt: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
-    request: Mapped[CertificationRequest] = relationship(back_populates="certificate")
+    request: Mapped[CertificationRequest] = relationship(back_populates="certificate",
+                                                         foreign_keys=[request_id])
     revoked_by: Mapped[User | None] = relationship(foreign_keys=[revoked_by_id])
     superseded_by: Mapped[Certificate | None] = relationship(remote_side=[id], foreign_keys=[superseded_by_id])
 
@@ -277,3 +301,17 @@ class Certificate(Base):
         if self.state is CertificateState.SUPERSEDED:
             return CertificateStatus.SUPERSEDED
         return CertificateStatus.EXPIRED if day > self.valid_until else CertificateStatus.VALID
+
+
+class CertificateNotice(Base):
+    """A notice about a certificate that must go out once: a reminder so many days before expiry
+    (`reminder-60`), or the expiry itself (`expired`). The unique key makes "once" hold when maintenance runs
+    twice, or on two hosts at the same moment: the second insert fails and sends nothing."""
+
+    __tablename__ = "certificate_notices"
+    __table_args__ = (UniqueConstraint("certificate_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -436,7 +436,8 @@ def issue_certificate(req: CertificationRequest, *, issuer: User, now: datetime 
                        program_title=program.title, program_version=program.version, issued_at=now,
                        valid_from=valid_from, valid_until=add_months(valid_from, months) - timedelta(days=1),
                        approved_by_id=approver.id, approver_name=approver.display_name, issued_by_id=issuer.id,
-                       issuer_name=issuer.display_name, state=CertificateState.ACTIVE, pdf=b"", pdf_sha256="")
+                       issuer_name=issuer.display_name, state=CertificateState.ACTIVE, pdf=b"", pdf_sha256="",
+                       subject_salt=secrets.token_hex(16))
     try:
         with db.session.begin_nested():
             db.session.add(cert)
