@@ -73,6 +73,7 @@ def register(app: Flask) -> None:
     @app.cli.command("init-db")
     def init_db() -> None:
         """Create the database or upgrade it to the newest schema."""
+        from lms.certification.badges import ensure_issuer_key
         from lms.migrate import upgrade
 
         before, after = upgrade()
@@ -80,6 +81,7 @@ def register(app: Flask) -> None:
             click.echo(f"Database is up to date (revision {after}).")
         else:
             click.echo(f"Database upgraded from {before or 'empty'} to {after}.")
+        click.echo(ensure_issuer_key())  # the Open Badges signing key: made once, kept in the instance folder
 
     @app.cli.command("db-revision")
     @click.argument("message")
@@ -173,15 +175,20 @@ def register(app: Flask) -> None:
     @app.cli.command("run-maintenance")
     def run_maintenance() -> None:
         """Periodic work (run it every few minutes from cron or a timer): close quiz attempts whose time ran out,
-        and forward new learning events to the LRS when LMS_LRS_ENDPOINT is set."""
+        note expired certificates and send the reminders before expiry (each once, however often or on however
+        many hosts this runs), and forward new learning events to the LRS when LMS_LRS_ENDPOINT is set."""
         from flask import current_app
 
+        from lms.certification import maintenance
         from lms.quizzes.services import close_expired_attempts
 
         _require_schema()
         closed = close_expired_attempts()
         db.session.commit()
         click.echo(f"Closed {closed} quiz attempt(s) whose time ran out.")
+        result = maintenance.run()
+        db.session.commit()
+        click.echo(result.summary())
         if current_app.config.get("LRS_ENDPOINT"):
             from lms.records.lrs import forward_statements
 

@@ -50,6 +50,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LMS_LRS_BATCH", "100", "statements per request to the LRS"),
     Setting("LMS_LRS_TIMEOUT", "30", "seconds to wait for the LRS to answer"),
     Setting("LMS_CERTIFICATE_PAGE_SIZE", "A4", "paper of the certificate PDF: A4 or Letter (US Letter)"),
+    Setting("LMS_ISSUER_KEY_FILE", None,
+            "the Open Badges signing key (a private P-256 JWK, made if missing); default instance/issuer-key.jwk"),
 )
 
 CERTIFICATE_PAGE_SIZES = ("A4", "Letter")
@@ -191,6 +193,8 @@ def load(environ: dict[str, str] | None = None, overrides: dict | None = None) -
         "LRS_BATCH": _int("LMS_LRS_BATCH", environ, minimum=1),
         "LRS_TIMEOUT": _int("LMS_LRS_TIMEOUT", environ, minimum=1),
         "CERTIFICATE_PAGE_SIZE": _certificate_page_size(environ),
+        "ISSUER_KEY_FILE": str(Path(_env("LMS_ISSUER_KEY_FILE", environ) or instance / "issuer-key.jwk")
+                               .expanduser().resolve()),
         "PASSWORD_HASH_METHOD": "scrypt",
         "INVITATION_DAYS": 7,
         "PASSWORD_RESET_MINUTES": 60,

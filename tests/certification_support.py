@@ -57,7 +57,8 @@ def _user(user_id: int) -> User:
 
 
 def log_and_confirm_practicum(app, trainee_id: int, reviewer_id: int, *, scores: dict | None = None) -> None:
-    """One entry of each practicum kind, confirmed by the reviewer (led sessions scored with `scores`)."""
+    """One entry of each practicum kind of the first certification, confirmed by the reviewer (led sessions
+    scored with `scores`)."""
     from lms.certification import services
     from lms.certification.models import PracticumKind
 
@@ -65,6 +66,8 @@ def log_and_confirm_practicum(app, trainee_id: int, reviewer_id: int, *, scores:
         trainee, reviewer = _user(trainee_id), _user(reviewer_id)
         day = utcnow().date() - timedelta(days=3)
         for kind in PracticumKind:
+            if kind is PracticumKind.LED:  # for certified facilitators, toward renewal
+                continue
             entry = services.log_practicum(trainee, kind=kind, session_date=day, group_name="Tuesday evening group",
                                            reflection=REFLECTION)
             services.review_entry(entry, reviewer=reviewer, confirm=True,

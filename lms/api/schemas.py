@@ -403,6 +403,12 @@ class CertificateOut(BaseModel):
     links: CertificateLinks
 
 
+class SupersededBy(BaseModel):
+    serial: str
+    status: CertificateStatusName
+    verification_url: str
+
+
 class VerificationOut(BaseModel):
     """What anyone may learn from a verification code, and nothing more."""
 
@@ -412,6 +418,9 @@ class VerificationOut(BaseModel):
     program_version: str
     serial: str
     issued_on: date
-    valid_until: date
+    valid_from: date
+    valid_until: date  # the last day on which it is valid
+    expiring_soon: bool  # valid, with fewer days left than the first reminder before expiry (60 by default)
     revoked_on: date | None
+    superseded_by: SupersededBy | None  # the current certificate that replaced this one
     pdf_sha256: str

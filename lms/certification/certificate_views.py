@@ -168,6 +168,6 @@ def verify_code(code: str):
             status = 422
     view = services.public_view(cert)
     dates = {key: date.fromisoformat(view[key]) if view[key] else None
-             for key in ("issued_on", "valid_until", "revoked_on")}
+             for key in ("issued_on", "valid_from", "valid_until", "revoked_on")}
     return _public(render_template("certificates/verify_result.html", view=view, dates=dates,
                                    code=cert.verification_code, form=form, result=result), status)

@@ -6,7 +6,7 @@ record's size."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,6 +21,7 @@ from lms.certification.models import (
     EntryStatus,
     PracticumEntry,
     PracticumKind,
+    RequestPath,
 )
 from lms.db import db, utcnow
 from lms.learning.models import CodeOfConductVersion, Course, ProgramVersion
@@ -53,6 +54,11 @@ class Eligibility:
     open_request_id: int | None = None
     open_request_status: str | None = None
     certificate_serial: str | None = None  # a certificate valid today, if any
+    path: RequestPath = RequestPath.INITIAL  # the rules that apply: first certification, renewal, or after a lapse
+    renews_id: int | None = None  # the certificate a renewal (or a request after a lapse) replaces
+    renews_serial: str | None = None
+    renewal_opens: date | None = None  # the short renewal path's window around the current certificate's expiry
+    renewal_closes: date | None = None
 
     @property
     def eligible(self) -> bool:
@@ -73,8 +79,9 @@ class Eligibility:
         reasons = []
         if self.program_id is None:
             reasons.append("No certification program is loaded yet.")
-        if self.certificate_serial:
-            reasons.append(f"You already hold a valid certificate ({self.certificate_serial}).")
+        if self.certificate_serial and self.path is not RequestPath.RENEWAL:
+            opens = f" Renewal opens on {long_date(self.renewal_opens)}." if self.renewal_opens else ""
+            reasons.append(f"You already hold a valid certificate ({self.certificate_serial}).{opens}")
         if self.open_request_id is not None:
             reasons.append("You already have a request open.")
         if self.program_id is not None and not self.eligible:
@@ -95,7 +102,10 @@ class Eligibility:
                 "requirements": [asdict(r) for r in self.requirements],
                 "open_request": None if self.open_request_id is None else {
                     "id": self.open_request_id, "status": self.open_request_status},
-                "certificate_serial": self.certificate_serial}
+                "certificate_serial": self.certificate_serial, "path": self.path.value,
+                "renews_serial": self.renews_serial,
+                "renewal_opens": self.renewal_opens.isoformat() if self.renewal_opens else None,
+                "renewal_closes": self.renewal_closes.isoformat() if self.renewal_closes else None}
 
 
 GROUP_TITLES = {"courses": "Required courses", "practicum": "Supervised practicum", "conduct": "Code of conduct"}
@@ -178,19 +188,27 @@ def _course_requirements(user: User, rules: dict[str, Any]) -> list[Requirement]
     return out
 
 
-def _practicum_requirements(user: User, rules: dict[str, Any]) -> list[Requirement]:
-    wanted: dict[str, int] = dict(rules.get("practicum") or {})
-    rows = db.session.execute(
-        select(PracticumEntry.kind, PracticumEntry.status, PracticumEntry.rubric_passed, func.count())
-        .where(PracticumEntry.user_id == user.id)
-        .group_by(PracticumEntry.kind, PracticumEntry.status, PracticumEntry.rubric_passed)).all()
+def _practicum_counts(user: User, since: date | None) -> tuple[dict[PracticumKind, int], dict[PracticumKind, int]]:
+    """Entries that count (confirmed; led-while-observed ones passed on the rubric) and entries waiting for
+    review, by kind, for sessions on or after `since`."""
+    stmt = (select(PracticumEntry.kind, PracticumEntry.status, PracticumEntry.rubric_passed, func.count())
+            .where(PracticumEntry.user_id == user.id)
+            .group_by(PracticumEntry.kind, PracticumEntry.status, PracticumEntry.rubric_passed))
+    if since is not None:
+        stmt = stmt.where(PracticumEntry.session_date >= since)
     counted: dict[PracticumKind, int] = {}
     pending: dict[PracticumKind, int] = {}
-    for kind, status, rubric_passed, n in rows:
+    for kind, status, rubric_passed, n in db.session.execute(stmt):
         if status is EntryStatus.PENDING:
             pending[kind] = pending.get(kind, 0) + n
         elif status is EntryStatus.CONFIRMED and (rubric_passed or not kind.scored):
             counted[kind] = counted.get(kind, 0) + n
+    return counted, pending
+
+
+def _practicum_requirements(user: User, rules: dict[str, Any], since: date | None = None) -> list[Requirement]:
+    wanted: dict[str, int] = dict(rules.get("practicum") or {})
+    counted, pending = _practicum_counts(user, since)
     pass_score = rules.get("rubric_pass_score")
     titles = {
         PracticumKind.OBSERVED: lambda n: f"Observe {_plural(n, 'community session')}",
@@ -209,7 +227,7 @@ def _practicum_requirements(user: User, rules: dict[str, Any]) -> list[Requireme
     out = []
     for kind, n, title in needs:
         have, waiting = counted.get(kind, 0), pending.get(kind, 0)
-        status = f"{min(have, n)} of {n} confirmed"
+        status = f"{min(have, n)} of {n} confirmed" + (f" since {long_date(since)}" if since else "")
         if waiting:
             status += f" ({waiting} waiting for review)"
         met = have >= n
@@ -242,6 +260,78 @@ def _conduct_requirement(user: User, rules: dict[str, Any]) -> list[Requirement]
                         next_step="Read the code of conduct and accept it.", action="code_of_conduct")]
 
 
+def _renewal_requirements(user: User, rules: dict[str, Any], cert: Certificate) -> list[Requirement]:
+    """The short path: the refresher course with its quiz passed since the certificate was issued, and enough
+    sessions led while it was valid, confirmed by the supervisor."""
+    renewal: dict[str, Any] = dict(rules.get("renewal") or {})
+    out: list[Requirement] = []
+    slug = renewal.get("course")
+    if slug:
+        course = db.session.scalar(select(Course).where(Course.slug == slug))
+        title = f"Complete the refresher course “{course.title if course else slug}”"
+        if course is None:
+            out.append(Requirement(key=f"course:{slug}", group="courses", title=title, met=False,
+                                   progress="This course is not available yet.",
+                                   next_step="Ask an administrator: the renewal rules name a course that is not "
+                                             "loaded."))
+        else:
+            p = progress_for(user, [course])[0]
+            min_score = float(rules.get("min_quiz_score") or 0)
+            passed = [Attempt.passed.is_(True), Attempt.score >= min_score, Attempt.started_at >= _start_of(
+                cert.valid_from)]
+            if rules.get("critical_questions_must_be_correct", True):
+                passed.append(Attempt.critical_failed.isnot(True))
+            best = db.session.scalar(select(func.max(Attempt.score)).join(Quiz, Attempt.quiz_id == Quiz.id)
+                                     .where(Attempt.user_id == user.id, Quiz.slug == course.quiz_slug, *passed)
+                                     ) if course.quiz_slug else None
+            quiz_ok = course.quiz_slug is None or best is not None
+            if p.lessons_done and quiz_ok:
+                shown = f"quiz passed at {best:g}% " if best is not None else ""
+                out.append(Requirement(key=f"course:{slug}", group="courses", title=title, met=True,
+                                       progress=f"Lessons done; {shown}since {long_date(cert.valid_from)}".strip()))
+            else:
+                status = (f"{p.done_count} of {_plural(p.total, 'lesson')} done" if not p.lessons_done
+                          else f"Quiz not passed at {min_score:g}% since {long_date(cert.valid_from)}")
+                out.append(Requirement(key=f"course:{slug}", group="courses", title=title, met=False,
+                                       progress=status, next_step="Read the lessons and pass the refresher's quiz.",
+                                       action=f"course:{slug}"))
+    n = int(renewal.get("min_sessions_led") or 0)
+    if n > 0:
+        counted, pending = _practicum_counts(user, cert.valid_from)
+        have = counted.get(PracticumKind.LED, 0) + counted.get(PracticumKind.LED_OBSERVED, 0)
+        waiting = pending.get(PracticumKind.LED, 0) + pending.get(PracticumKind.LED_OBSERVED, 0)
+        status = f"{min(have, n)} of {n} confirmed since {long_date(cert.valid_from)}"
+        if waiting:
+            status += f" ({waiting} waiting for review)"
+        step = None
+        if have < n:
+            step = ("Wait for your supervisor to review your entries." if have + waiting >= n
+                    else "Log each session you lead in your practicum log; your supervisor confirms it.")
+        out.append(Requirement(key="practicum:led", group="practicum",
+                               title=f"Lead {_plural(n, 'community session')} while your certificate is valid",
+                               met=have >= n, progress=status, next_step=step,
+                               action=None if have >= n else "practicum"))
+    return out
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def latest_certificate(user: User) -> Certificate | None:
+    """The person's newest certificate that is neither revoked nor superseded, valid or expired."""
+    return db.session.scalar(select(Certificate).where(
+        Certificate.user_id == user.id, Certificate.state == CertificateState.ACTIVE)
+        .order_by(Certificate.valid_until.desc(), Certificate.id.desc()).limit(1))
+
+
+def renewal_window(rules: dict[str, Any], cert: Certificate) -> tuple[date, date]:
+    """The first and last day of the short renewal path for `cert`."""
+    renewal: dict[str, Any] = dict(rules.get("renewal") or {})
+    before, after = int(renewal.get("window_days_before") or 0), int(renewal.get("grace_days_after") or 0)
+    return cert.valid_until - timedelta(days=before), cert.valid_until + timedelta(days=after)
+
+
 def valid_certificate(user: User, *, today: date | None = None) -> Certificate | None:
     """The person's certificate that is valid today, if any (the newest, should there be several)."""
     today = today or utcnow().date()
@@ -263,8 +353,24 @@ def evaluate(user: User, *, today: date | None = None) -> Eligibility:
         return Eligibility(user_id=user.id, program_id=None, program_slug=None, program_title=None,
                            program_version=None, requirements=(), **extra)
     rules = program.rules
-    requirements = (_course_requirements(user, rules) + _practicum_requirements(user, rules)
-                    + _conduct_requirement(user, rules))
+    today = today or utcnow().date()
+    latest = latest_certificate(user)
+    path, since, window = RequestPath.INITIAL, None, (None, None)
+    if latest is not None and rules.get("renewal"):
+        window = renewal_window(rules, latest)
+        if today > window[1]:  # lapsed beyond the grace period: the full path, with a new practicum
+            path, since = RequestPath.LAPSED, latest.valid_until + timedelta(days=1)
+        elif today >= window[0]:
+            path = RequestPath.RENEWAL
+    if path is RequestPath.RENEWAL:
+        assert latest is not None
+        requirements = _renewal_requirements(user, rules, latest) + _conduct_requirement(user, rules)
+    else:
+        requirements = (_course_requirements(user, rules) + _practicum_requirements(user, rules, since)
+                        + _conduct_requirement(user, rules))
     return Eligibility(user_id=user.id, program_id=program.id, program_slug=program.slug,
                        program_title=program.title, program_version=program.version,
-                       requirements=tuple(requirements), **extra)
+                       requirements=tuple(requirements), path=path,
+                       renews_id=latest.id if latest and path is not RequestPath.INITIAL else None,
+                       renews_serial=latest.serial if latest and path is not RequestPath.INITIAL else None,
+                       renewal_opens=window[0], renewal_closes=window[1], **extra)

@@ -203,6 +203,12 @@ def log_practicum(user: User, *, kind: PracticumKind | str, session_date: date |
     if errors:
         raise ValidationFailed("The practicum entry is not complete: " + ", ".join(sorted(errors)) + ".",
                                errors=errors)
+    if kind is PracticumKind.LED and eligibility.latest_certificate(user) is None:
+        errors["kind"] = ["sessions led on your own count once you are certified; until then, log a session led "
+                          "while your supervisor observes"]
+    if errors:
+        raise ValidationFailed("The practicum entry is not complete: " + ", ".join(sorted(errors)) + ".",
+                               errors=errors)
     assert isinstance(kind, PracticumKind) and session_date is not None
     entry = PracticumEntry(user_id=user.id, kind=kind, session_date=session_date, group_name=group_name,
                            reflection=reflection, source=source, status=EntryStatus.PENDING)
@@ -303,13 +309,15 @@ def request_certification(user: User, *, message: str | None = None, today: date
         raise ValidationFailed(f"The message is too long (at most {REASON_MAX} characters).",
                                errors={"message": [f"at most {REASON_MAX} characters"]})
     req = CertificationRequest(user_id=user.id, program_version_id=state.program_id, status=RequestStatus.PENDING,
-                               message=message, eligibility=state.as_dict())
+                               message=message, eligibility=state.as_dict(), path=state.path,
+                               renews_id=state.renews_id)
     try:
         with db.session.begin_nested():
             db.session.add(req)
     except IntegrityError:
         raise Conflict("You already have a request open.") from None
-    audit.record(user, "certification.requested", req, program=state.program_slug, version=state.program_version)
+    audit.record(user, "certification.requested", req, program=state.program_slug, version=state.program_version,
+                 path=state.path, renews=state.renews_serial)
     for reviewer in _reviewers_of(user):
         mail.send(reviewer.email, f"Certification request to review: {user.display_name}", "certification_requested",
                   reviewer=reviewer, trainee=user, req=req,
@@ -430,11 +438,15 @@ def issue_certificate(req: CertificationRequest, *, issuer: User, now: datetime 
     assert approver is not None  # an approved request has a decider (a CHECK constraint says so)
     valid_from = now.date()
     months = int(program.rules.get("validity_months") or 24)
+    # A renewal before expiry loses no time: the new validity runs on from the old one's last day.
+    replaced = list(db.session.scalars(select(Certificate).where(
+        Certificate.user_id == req.user_id, Certificate.state == CertificateState.ACTIVE).with_for_update()))
+    start = max([valid_from, *(c.valid_until + timedelta(days=1) for c in replaced if c.valid_until >= valid_from)])
     code = new_verification_code()
     cert = Certificate(serial=f"pending-{secrets.token_hex(8)}", verification_code=code, request_id=req.id,
                        user_id=req.user_id, holder_name=req.user.certificate_name, program_slug=program.slug,
                        program_title=program.title, program_version=program.version, issued_at=now,
-                       valid_from=valid_from, valid_until=add_months(valid_from, months) - timedelta(days=1),
+                       valid_from=valid_from, valid_until=add_months(start, months) - timedelta(days=1),
                        approved_by_id=approver.id, approver_name=approver.display_name, issued_by_id=issuer.id,
                        issuer_name=issuer.display_name, state=CertificateState.ACTIVE, pdf=b"", pdf_sha256="",
                        subject_salt=secrets.token_hex(16))
@@ -453,6 +465,12 @@ def issue_certificate(req: CertificationRequest, *, issuer: User, now: datetime 
         issuer_name=cert.issuer_name, verification_url=verification_url(code)))
     cert.pdf, cert.pdf_sha256 = pdf, hashlib.sha256(pdf).hexdigest()
     req.status = RequestStatus.ISSUED
+    db.session.flush()
+    for old in replaced:  # the holder's earlier certificates now point at this one
+        check_transition(CERTIFICATE_TRANSITIONS, old.state, CertificateState.SUPERSEDED, "certificate",
+                         "superseded")
+        old.state, old.superseded_by_id = CertificateState.SUPERSEDED, cert.id
+        audit.record(issuer, "certificate.superseded", old, serial=old.serial, by=cert.serial)
     db.session.flush()
     db.session.add(LearningEvent(user_id=req.user_id, verb=Verb.EARNED, object_type="certificate",
                                  object_id=cert.serial, object_title=cert.program_title,
@@ -602,14 +620,35 @@ def registry(viewer: User, *, search: str = "", status: CertificateStatus | None
     return stmt.order_by(Certificate.issued_at.desc(), Certificate.id.desc())
 
 
+EXPIRING_SOON_DAYS = 60  # without a program file's reminder_days
+
+
+def current_successor(cert: Certificate) -> Certificate | None:
+    """The certificate that replaces `cert` now: the end of its chain of renewals (None if not superseded)."""
+    successor, seen = cert.superseded_by, {cert.id}
+    while successor is not None and successor.superseded_by is not None and successor.id not in seen:
+        seen.add(successor.id)
+        successor = successor.superseded_by
+    return successor
+
+
 def public_view(cert: Certificate, *, today: date | None = None) -> dict[str, Any]:
     """Everything the public verification page and API may show, and nothing more: no e-mail, scores, groups or
-    internal ids."""
+    internal ids. A superseded certificate names its current successor, whose page the holder would show too."""
+    today = today or utcnow().date()
     status = status_of(cert, today=today)
+    program = current_program()
+    soon = max((int(d) for d in (program.rules.get("reminder_days") or []) if program), default=EXPIRING_SOON_DAYS)
+    successor = current_successor(cert) if cert.state is CertificateState.SUPERSEDED else None
     return {"status": status.value, "holder_name": cert.holder_name, "credential": cert.program_title,
             "program_version": cert.program_version, "serial": cert.serial,
-            "issued_on": cert.valid_from.isoformat(), "valid_until": cert.valid_until.isoformat(),
+            "issued_on": cert.valid_from.isoformat(), "valid_from": cert.valid_from.isoformat(),
+            "valid_until": cert.valid_until.isoformat(),
+            "expiring_soon": status is CertificateStatus.VALID and (cert.valid_until - today).days < soon,
             "revoked_on": cert.revoked_at.date().isoformat() if cert.revoked_at else None,
+            "superseded_by": None if successor is None else {
+                "serial": successor.serial, "status": status_of(successor, today=today).value,
+                "verification_url": verification_url(successor.verification_code)},
             "pdf_sha256": cert.pdf_sha256}
 
 

@@ -23,7 +23,7 @@ from lms.certification.forms import (
     score_field,
     score_label,
 )
-from lms.certification.models import CertificationRequest, RequestStatus
+from lms.certification.models import CertificationRequest, PracticumKind, RequestStatus
 from lms.db import db
 from lms.errors import Conflict, ValidationFailed
 from lms.learning.views import lesson_html
@@ -159,6 +159,8 @@ def practicum():
             abort(403)
         return redirect(url_for("certification.reviews"))
     form = PracticumForm()
+    if eligibility.latest_certificate(current_user) is None:  # sessions led alone count once certified
+        form.kind.choices = [c for c in form.kind.choices if c.value != PracticumKind.LED.value]
     if form.validate_on_submit():
         try:
             services.log_practicum(current_user, kind=form.kind.data, session_date=form.session_date.data,
@@ -321,4 +323,4 @@ def issue(request_id: int):
     return redirect(url_for("certification.certificate_detail", serial=serial))
 
 
-from lms.certification import certificate_views  # noqa: E402,F401  (routes on the same blueprint)
+from lms.certification import badge_views, certificate_views  # noqa: E402,F401  (routes on the same blueprint)

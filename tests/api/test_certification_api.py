@@ -29,8 +29,8 @@ from tests.conftest import csrf_from
 from tests.content_tree import finish_alpha
 
 PROBLEM = "application/problem+json"
-PUBLIC_KEYS = {"status", "holder_name", "credential", "program_version", "serial", "issued_on", "valid_until",
-               "revoked_on", "pdf_sha256"}
+PUBLIC_KEYS = {"status", "holder_name", "credential", "program_version", "serial", "issued_on", "valid_from",
+               "valid_until", "expiring_soon", "revoked_on", "superseded_by", "pdf_sha256"}
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 A_REASON = "The practicum log does not show enough sessions led yet."
 

@@ -544,7 +544,8 @@ def test_verification_by_code_reveals_only_the_public_fields(app, people, tree):
             assert services.find_by_code(bad) is None, bad
         view = services.public_view(cert)
         assert set(view) == {"status", "holder_name", "credential", "program_version", "serial", "issued_on",
-                             "valid_until", "revoked_on", "pdf_sha256"}
+                             "valid_from", "valid_until", "expiring_soon", "revoked_on", "superseded_by",
+                             "pdf_sha256"}
         assert "example.org" not in str(view)
         pdf = services.certificate_pdf(cert)
         assert services.pdf_matches(cert, pdf)

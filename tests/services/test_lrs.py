@@ -372,6 +372,7 @@ def test_the_commands_forward_and_report(lrs_app, stub, trainee):
     maintenance = runner.invoke(args=["run-maintenance"])
     assert maintenance.exit_code == 0
     assert maintenance.output.splitlines() == ["Closed 0 quiz attempt(s) whose time ran out.",
+                                               "Noted 0 certificate(s) that expired; sent 0 expiry reminder(s).",
                                                "Sent 0 statement(s) to the LRS; 0 waiting."]
     assert len(stub.stored) == 5
 
