@@ -374,3 +374,38 @@ def evaluate(user: User, *, today: date | None = None) -> Eligibility:
                        renews_id=latest.id if latest and path is not RequestPath.INITIAL else None,
                        renews_serial=latest.serial if latest and path is not RequestPath.INITIAL else None,
                        renewal_opens=window[0], renewal_closes=window[1], **extra)
+
+
+@dataclass(frozen=True)
+class LeadStatus:
+    """Whether a person may lead PND community sessions today, on which certificate, or why not."""
+
+    may_lead: bool
+    certificate: Certificate | None
+    reasons: tuple[str, ...]
+
+
+def lead_status(user: User, *, today: date | None = None) -> LeadStatus:
+    """Leading needs an active account and a certificate valid today (not expired, revoked, or superseded without
+    a valid successor). The one check that pages, API and CLI all go through."""
+    today = today or utcnow().date()
+    cert = valid_certificate(user, today=today)
+    if cert is not None and user.active:
+        return LeadStatus(True, cert, ())
+    reasons: list[str] = []
+    if not user.active:
+        reasons.append("The account is deactivated.")
+    if cert is None:
+        last = db.session.scalar(select(Certificate).where(Certificate.user_id == user.id)
+                                 .order_by(Certificate.issued_at.desc(), Certificate.id.desc()).limit(1))
+        if last is None:
+            reasons.append("Not certified yet: the certification checklist shows what is missing.")
+        elif last.state is CertificateState.REVOKED:
+            when = long_date(last.revoked_at) if last.revoked_at else "an earlier date"
+            reasons.append(f"Certificate {last.serial} was revoked on {when}.")
+        elif last.state is CertificateState.SUPERSEDED:
+            reasons.append(f"Certificate {last.serial} was superseded, and no later certificate is valid.")
+        else:
+            reasons.append(f"Certificate {last.serial} expired after {long_date(last.valid_until)}; renew it to "
+                           "lead again.")
+    return LeadStatus(False, cert, tuple(reasons))

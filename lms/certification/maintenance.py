@@ -15,6 +15,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
 from lms import audit, mail
+from lms.certification import signals
 from lms.certification.eligibility import current_program, long_date, renewal_window
 from lms.certification.models import Certificate, CertificateNotice, CertificateState
 from lms.db import db, utcnow
@@ -68,6 +69,7 @@ def expire_certificates(*, now: datetime | None = None) -> int:
         if not _claim(cert, "expired", now):
             continue
         audit.record(None, "certificate.expired", cert, serial=cert.serial, valid_until=cert.valid_until.isoformat())
+        signals.certificate_lapsed.send(cert, reason="expired", actor=None, now=now)
         closes = renewal_window(program.rules, cert)[1] if program is not None else None
         _tell(cert, "Your facilitator certificate has expired", "certificate_expired",
               grace_until=long_date(closes) if closes and closes >= today else None)

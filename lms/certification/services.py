@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from lms import audit, mail
 from lms.accounts.models import Role, User
-from lms.certification import eligibility
+from lms.certification import eligibility, signals
 from lms.certification.eligibility import current_program
 from lms.certification.models import (
     CERTIFICATE_TRANSITIONS,
@@ -537,6 +537,7 @@ def revoke_certificate(cert: Certificate, *, actor: User, reason: str, now: date
                                                                                actor.id, reason)
     db.session.flush()
     audit.record(actor, "certificate.revoked", cert, serial=cert.serial, holder=cert.user.email, reason=reason)
+    signals.certificate_lapsed.send(cert, reason="revoked", actor=actor, now=now)
     holder = cert.user
     mail.send(holder.email, "Your facilitator certificate was revoked", "certificate_revoked", holder=holder,
               cert=cert, link=external_url("certification.status"))
