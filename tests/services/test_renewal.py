@@ -288,3 +288,35 @@ def test_sessions_led_alone_are_logged_only_once_certified(app, people, tree):
             services.log_practicum(user(people.trainee.id), kind=PracticumKind.LED, session_date=utcnow().date(),
                                    group_name="Wednesday online group", reflection=REFLECTION)
         assert list(caught.value.errors) == ["kind"]
+
+
+def test_lead_status_follows_the_certificate_and_lapses_are_signalled(app, people, tree):
+    from lms.certification.signals import certificate_lapsed
+
+    with app.app_context():
+        status = eligibility.lead_status(user(people.trainee.id))
+        assert not status.may_lead and status.reasons == (
+            "Not certified yet: the certification checklist shows what is missing.",)
+    cert_id = certify(app, people, days_ago=1)
+    heard: list[tuple[int, str]] = []
+
+    def listener(cert, **kw):
+        heard.append((cert.id, kw["reason"]))
+
+    certificate_lapsed.connect(listener)
+    try:
+        with app.app_context():
+            cert = cert_of(cert_id)
+            status = eligibility.lead_status(user(people.trainee.id))
+            assert status.may_lead and status.certificate == cert and status.reasons == ()
+            after = cert.valid_until + timedelta(days=1)
+            expired = eligibility.lead_status(user(people.trainee.id), today=after)
+            assert not expired.may_lead and "expired after" in expired.reasons[0]
+            maintenance.expire_certificates(now=at(after))
+            services.revoke_certificate(cert, actor=user(people.admin.id), reason="Breach of the code of conduct.")
+            db.session.commit()
+            revoked = eligibility.lead_status(user(people.trainee.id))
+            assert not revoked.may_lead and revoked.reasons[0].startswith(f"Certificate {cert.serial} was revoked on")
+    finally:
+        certificate_lapsed.disconnect(listener)
+    assert heard == [(cert_id, "expired"), (cert_id, "revoked")]
