@@ -564,7 +564,8 @@ def _course_titles(rules: Mapping[str, Any]) -> dict[str, str]:
     slugs = list(rules.get("required_courses") or ())
     if not slugs:
         return {}
-    return dict(db.session.execute(select(Course.slug, Course.title).where(Course.slug.in_(slugs))).tuples().all())
+    return {slug: title for slug, title in db.session.execute(select(Course.slug, Course.title)
+                                                              .where(Course.slug.in_(slugs)))}
 
 
 def achievement_document(slug: str) -> dict[str, Any] | None:

@@ -157,9 +157,9 @@ def test_the_checker_notices_a_missing_field():
     del credential["credentialSubject"]["achievement"]["criteria"]
     credential["@context"] = list(reversed(CONTEXT))
     del credential["credentialSubject"]["identifier"][0]["identityType"]
-    assert set(missing_ob3_fields(credential)) >= {"achievement.criteria",
-                                                   "credential.@context (the VC 2.0 context, then the OB 3.0.3 context)",
-                                                   "identifier[0].identityType"}
+    missing = missing_ob3_fields(credential)
+    assert {"achievement.criteria", "identifier[0].identityType"} <= set(missing)
+    assert any(m.startswith("credential.@context") for m in missing)
 
 
 def test_validity_is_whole_days_in_utc():
