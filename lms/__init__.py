@@ -43,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from lms.accounts.views import bp as accounts_bp
     from lms.admin.views import bp as admin_bp
     from lms.certification.views import bp as certification_bp
+    from lms.groups.views import bp as groups_bp
     from lms.learning.views import bp as learning_bp
     from lms.main.views import bp as main_bp
     from lms.quizzes.views import bp as quizzes_bp
@@ -57,6 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(reports_bp)
     app.register_blueprint(records_bp)
     app.register_blueprint(certification_bp)
+    app.register_blueprint(groups_bp)
     app.register_blueprint(api.bp)
     _register_error_handlers(app)
 

@@ -176,7 +176,8 @@ def register(app: Flask) -> None:
     def run_maintenance() -> None:
         """Periodic work (run it every few minutes from cron or a timer): close quiz attempts whose time ran out,
         note expired certificates and send the reminders before expiry (each once, however often or on however
-        many hosts this runs), and forward new learning events to the LRS when LMS_LRS_ENDPOINT is set."""
+        many hosts this runs; a lapsed lead steps down from their groups), keep the groups' sessions scheduled 16
+        weeks ahead, and forward new learning events to the LRS when LMS_LRS_ENDPOINT is set."""
         from flask import current_app
 
         from lms.certification import maintenance
@@ -189,6 +190,12 @@ def register(app: Flask) -> None:
         result = maintenance.run()
         db.session.commit()
         click.echo(result.summary())
+        from lms.groups.services import extend_schedules
+
+        made = extend_schedules()
+        db.session.commit()
+        if made:  # quiet on most runs: the horizon moves a week at a time
+            click.echo(f"Scheduled {made} group session(s) ahead.")
         if current_app.config.get("LRS_ENDPOINT"):
             from lms.records.lrs import forward_statements
 
@@ -298,18 +305,40 @@ def register(app: Flask) -> None:
     @app.cli.command("create-token")
     @click.argument("email")
     @click.option("--name", default="command line", show_default=True, help="What the token is for.")
-    def create_token(email, name) -> None:
-        """Create a personal API token and print it once."""
+    @click.option("--scope", "scopes", multiple=True,
+                  help="Make an integration token limited to this scope (repeatable), e.g. facilitators:read.")
+    def create_token(email, name, scopes) -> None:
+        """Create a personal API token (or, with --scope, an integration token) and print it once."""
         from lms.accounts import services
 
         _require_schema()
         user = _user(email)
         try:
-            new = services.create_api_token(user, actor=None, name=name)
+            new = services.create_api_token(user, actor=None, name=name, scopes=scopes)
         except DomainError as exc:
             _fail(exc.detail)
         db.session.commit()
         click.echo(new.secret)
+
+    @app.cli.command("assign-lead")
+    @click.argument("group_id", type=int)
+    @click.argument("email")
+    def assign_lead(group_id, email) -> None:
+        """Make a certified facilitator the lead of a group; refused, with the reasons, unless they may lead today."""
+        from lms.groups import services
+        from lms.groups.models import Group
+
+        _require_schema()
+        group = db.session.get(Group, group_id)
+        if group is None:
+            _fail(f"no group with the id {group_id}")
+        user = _user(email)
+        try:
+            services.assign_lead(group, user, actor=None)
+        except DomainError as exc:
+            _fail(exc.detail)
+        db.session.commit()
+        click.echo(f"{user.email} now leads {group.name}.")
 
     @app.cli.command("demo")
     @click.option("--force", is_flag=True, help="Allow in production (never do this on a real site).")

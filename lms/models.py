@@ -10,6 +10,13 @@ from lms.certification.models import (
     PracticumEntry,
 )
 from lms.db import Base
+from lms.groups.models import (
+    CalendarFeed,
+    Group,
+    GroupMember,
+    GroupSession,
+    SessionCoFacilitator,
+)
 from lms.learning.models import (
     CodeOfConductVersion,
     ContentSync,
@@ -27,7 +34,8 @@ from lms.quizzes.models import Attempt, AttemptAnswer, Quiz, QuizVersion
 from lms.records.models import LrsCursor
 
 __all__ = [
-    "AccountToken", "ApiToken", "Attempt", "AttemptAnswer", "AuditEvent", "Base", "Certificate", "CertificateNotice",
+    "AccountToken", "ApiToken", "Attempt", "AttemptAnswer", "AuditEvent", "Base", "CalendarFeed", "Certificate",
+    "CertificateNotice", "Group", "GroupMember", "GroupSession", "SessionCoFacilitator",
     "CertificationRequest", "CodeOfConductVersion", "ConductAcknowledgement", "PracticumEntry",
     "ContentSync", "Course", "CourseActivity", "CourseCompletion", "CourseVersion", "LearningEvent", "Lesson",
     "LessonCompletion", "LessonVersion", "LoginSession", "LrsCursor", "ProgramVersion", "Quiz", "QuizVersion",

@@ -127,7 +127,9 @@ class AccountToken(Base):
 
 
 class ApiToken(Base):
-    """A personal API token. Shown once at creation; only its SHA-256 is stored."""
+    """A personal API token. Shown once at creation; only its SHA-256 is stored. A token without scopes acts as
+    its owner; a token with scopes (an integration token, made by an operator) may call only the endpoints that
+    accept one of them, and there it has what the scope grants (see lms.api.core)."""
 
     __tablename__ = "api_tokens"
     __table_args__ = (Index("ix_api_tokens_user_id_revoked_at", "user_id", "revoked_at"),)
@@ -140,9 +142,14 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    scopes: Mapped[str] = mapped_column(String(200), default="", server_default="")  # space-separated
 
     user: Mapped[User] = relationship()
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(self.scopes.split())

@@ -3,6 +3,7 @@
 from lms.api import (  # noqa: F401  (routes)
     badges,
     certification,
+    groups,
     learning,
     openapi,
     quizzes,

@@ -78,10 +78,14 @@ def _authenticate() -> None:
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, secret = header.partition(" ")
-        user = accounts.user_for_api_token(secret.strip()) if scheme.lower() == "bearer" else None
-        if user is None:
+        token = accounts.api_token_for_secret(secret.strip()) if scheme.lower() == "bearer" else None
+        if token is None:
             raise ApiError(401, "The bearer token is missing, malformed, revoked, or its account is inactive.")
-        g.api_user, g.api_auth = user, "token"
+        g.api_user, g.api_auth, g.api_scopes = token.user, "token", token.scope_set
+        if g.api_scopes and request.endpoint not in PUBLIC_ENDPOINTS and not any(
+                request.endpoint in SCOPED_ENDPOINTS.get(scope, ()) for scope in g.api_scopes):
+            raise ApiError(403, "This integration token may call only the endpoints of its scopes: "
+                                f"{', '.join(sorted(g.api_scopes))}.")
         return
     if request.endpoint in PUBLIC_ENDPOINTS:
         g.api_user, g.api_auth = None, None
@@ -103,6 +107,11 @@ def _commit(response: Response) -> Response:
 
 def api_user() -> User:
     return g.api_user
+
+
+def token_scopes() -> frozenset[str]:
+    """The scopes of the integration token the call came with; empty for personal tokens and the browser."""
+    return g.get("api_scopes", frozenset())
 
 
 def require_role(*roles: Role) -> User:
@@ -137,28 +146,33 @@ def parse_body(model: type[M]) -> M:
 OPERATIONS: list[dict[str, Any]] = []
 MODELS: dict[str, type[BaseModel]] = {}
 PUBLIC_ENDPOINTS: set[str] = set()
+SCOPED_ENDPOINTS: dict[str, set[str]] = {}  # scope -> the endpoints a token with that scope may call
 _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 
 def route(rule: str, method: str, *, summary: str, tag: str, response: type[BaseModel] | None = None,
           body: type[BaseModel] | None = None, status: int = 200, errors: tuple[int, ...] = (),
           public: bool = False, description: str = "", query: dict[str, dict] | None = None,
-          media_types: tuple[str, ...] = (), body_required: bool = True,
+          media_types: tuple[str, ...] = (), body_required: bool = True, scopes: tuple[str, ...] = (),
           ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a handler on the API blueprint and describe it in the OpenAPI document. `media_types` names what a
-    non-JSON success answers with (a PDF, a CSV); `body_required=False` marks a JSON body that may be left out."""
+    non-JSON success answers with (a PDF, a CSV); `body_required=False` marks a JSON body that may be left out;
+    `scopes` lets integration tokens with one of those scopes call it (the handler decides what the scope
+    grants, with `token_scopes()`)."""
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
         bp.add_url_rule(rule, endpoint=func.__name__, view_func=func, methods=[method])
         if public:
             PUBLIC_ENDPOINTS.add(f"{bp.name}.{func.__name__}")
+        for scope in scopes:
+            SCOPED_ENDPOINTS.setdefault(scope, set()).add(f"{bp.name}.{func.__name__}")
         for model in (response, body):
             if model is not None:
                 MODELS[model.__name__] = model
         OPERATIONS.append(dict(rule=rule, method=method.lower(), summary=summary, tag=tag, response=response,
                                body=body, status=status, errors=errors, public=public,
                                description=description, query=query or {}, operation_id=func.__name__,
-                               media_types=media_types, body_required=body_required))
+                               media_types=media_types, body_required=body_required, scopes=scopes))
         return func
 
     return decorator

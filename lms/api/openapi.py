@@ -57,6 +57,8 @@ def build_document(version: str) -> dict[str, Any]:
                                         "content": {"application/json": {"schema": _ref(op["body"])}}}
         if op["public"]:
             operation["security"] = []
+        if op.get("scopes"):
+            operation["x-token-scopes"] = list(op["scopes"])  # integration tokens with one of these may call it
         paths.setdefault(path, {})[op["method"]] = operation
     return {
         "openapi": "3.1.0",
