@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from lms import audit, mail
+from lms.accounts import signals
 from lms.accounts.models import AccountToken, ApiToken, LoginSession, Role, TokenPurpose, User
 from lms.db import db, utcnow
 from lms.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -397,6 +398,7 @@ def deactivate_user(user: User, *, actor: User | None) -> None:
         _unassign_trainees(user, actor=actor)
     end_all_login_sessions(user)
     audit.record(actor, "user.deactivated", user)
+    signals.account_deactivated.send(user, actor=actor)
 
 
 def reactivate_user(user: User, *, actor: User | None) -> None:

@@ -174,8 +174,10 @@ def rubric(program: ProgramVersion | None = None) -> Rubric:
 
 
 def log_practicum(user: User, *, kind: PracticumKind | str, session_date: date | None, group_name: str,
-                  reflection: str, today: date | None = None, source: str = "trainee") -> PracticumEntry:
-    """A trainee records a session they observed, co-facilitated or led, or a crisis role-play."""
+                  reflection: str, today: date | None = None, source: str = "trainee",
+                  actor: User | None = None) -> PracticumEntry:
+    """A trainee records a session they observed, co-facilitated or led, or a crisis role-play. `actor` is who
+    made the entry when it was not the trainee (a group's lead recording a session: `source="group"`)."""
     if user.role is not Role.TRAINEE:
         raise PermissionDenied("Only trainee facilitators keep a practicum log.")
     today = today or utcnow().date()
@@ -214,7 +216,8 @@ def log_practicum(user: User, *, kind: PracticumKind | str, session_date: date |
                            reflection=reflection, source=source, status=EntryStatus.PENDING)
     db.session.add(entry)
     db.session.flush()
-    audit.record(user, "practicum.logged", entry, kind=kind, session_date=session_date.isoformat())
+    audit.record(actor or user, "practicum.logged", entry, kind=kind, session_date=session_date.isoformat(),
+                 trainee=user.email, source=source)
     for reviewer in _reviewers_of(user):
         mail.send(reviewer.email, f"Practicum entry to review: {user.display_name}", "practicum_logged",
                   reviewer=reviewer, trainee=user, entry=entry,

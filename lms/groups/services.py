@@ -32,6 +32,7 @@ from sqlalchemy.orm import selectinload
 from lms import audit, mail
 from lms.accounts import services as accounts
 from lms.accounts.models import Role, User
+from lms.accounts.signals import account_deactivated
 from lms.certification import eligibility, signals
 from lms.certification import services as certification
 from lms.certification.eligibility import long_date
@@ -523,6 +524,11 @@ def step_down_lapsed_lead(user: User, *, actor: User | None, now: datetime, reas
     return groups
 
 
+@account_deactivated.connect
+def _on_account_deactivated(user: User, *, actor: User | None = None, **_: Any) -> None:
+    step_down_lapsed_lead(user, actor=actor, now=utcnow(), reason="deactivated")
+
+
 @signals.certificate_lapsed.connect
 def _on_certificate_lapsed(cert: Certificate, *, reason: str, actor: User | None = None,
                            now: datetime | None = None, **_: Any) -> None:
@@ -716,7 +722,7 @@ def record_session_held(group: Group, day: date, *, actor: User, duration_minute
                 person, kind=PracticumKind.CO_FACILITATED, session_date=day, group_name=group.name,
                 reflection=(f"Co-facilitated the {group.name} session on {when}, recorded by {by}. "
                             "(Made from the group's session record.)"),
-                today=log_today, source="group")
+                today=log_today, source="group", actor=actor)
             trainees.append(person.email)
         session.co_facilitations.append(SessionCoFacilitator(user_id=uid,
                                                              practicum_entry_id=entry.id if entry else None))
@@ -726,7 +732,7 @@ def record_session_held(group: Group, day: date, *, actor: User, duration_minute
             reflection=(f"Led the {group.name} session on {when} as a certified facilitator "
                         f"({minutes} minutes, {attendance} taking part), recorded by {by}. "
                         "(Made from the group's session record.)"),
-            today=log_today, source="group")
+            today=log_today, source="group", actor=actor)
         session.lead_entry_id = entry.id
     db.session.flush()
     audit.record(actor, "group_session.held", session, group_id=group.id, date=day.isoformat(), lead=lead.email,

@@ -20,7 +20,7 @@ from lms.audit import AuditEvent
 from lms.certification import maintenance
 from lms.certification import services as certification
 from lms.certification.models import Certificate, EntryStatus, PracticumEntry, PracticumKind
-from lms.db import db
+from lms.db import db, utcnow
 from lms.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lms.groups import services
 from lms.groups.models import (
@@ -313,6 +313,22 @@ def test_revocation_steps_the_lead_down_from_sessions_ahead_only(app, people, ce
         # the gate stays shut
         with pytest.raises(Conflict):
             services.assign_lead(g, user(people.trainee.id), actor=user(people.admin.id))
+
+
+def test_deactivating_the_lead_steps_them_down(app, people, certified, outbox):
+    from lms.accounts import services as accounts
+
+    gid = make_group(app, people.admin.id, lead_id=people.trainee.id)
+    with app.app_context():
+        accounts.deactivate_user(user(people.trainee.id), actor=user(people.admin.id))
+        db.session.commit()
+        g = group(gid)
+        assert g.lead is None and g.needs_lead
+        assert all(r.lead_id is None for r in rows(gid) if r.starts_at > utcnow())
+        (removed,) = events("group.lead_removed")
+        assert (removed.actor_id, removed.data["reason"]) == (people.admin.id, "deactivated")
+    (mail,) = [m for m in outbox.messages() if m["To"] == people.admin.email and "lead" in m["Subject"]]
+    assert "their account was deactivated" in outbox.body(mail)
 
 
 def test_maintenance_expiry_steps_the_lead_down_too(app, people, certified, outbox):
