@@ -6,7 +6,7 @@ PORT   ?= 5000
 BIN     = $(VENV)/bin
 PIP     = $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint install install-test clean
+.PHONY: run test lint install install-test clean bench
 
 # The stamps make a second run fast; they are renewed whenever pyproject.toml or constraints.txt change.
 $(BIN)/python:
@@ -35,6 +35,20 @@ test: install-test
 
 lint: install-test
 	$(BIN)/ruff check .
+
+# The benchmark of issue 9 (docs/performance.md): N=100 and N=10,000 trainees, then statements compared.
+# PostgreSQL when BENCH_DATABASE_URL is set, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/bench (the
+# database is created if missing, and emptied); otherwise a SQLite file under instance/bench/.
+BENCH_DATABASE_URL ?=
+BENCH_RUNS ?= 30
+BENCH_URL = $(if $(strip $(BENCH_DATABASE_URL)),$(BENCH_DATABASE_URL),sqlite:///$(CURDIR)/instance/bench/bench.sqlite3)
+
+bench: install-test
+	$(BIN)/python -m tests.bench.run --database-url '$(BENCH_URL)' --generate --trainees 100 --runs $(BENCH_RUNS) \
+		--json instance/bench/n100.json
+	$(BIN)/python -m tests.bench.run --database-url '$(BENCH_URL)' --generate --trainees 10000 --runs $(BENCH_RUNS) \
+		--json instance/bench/n10000.json
+	$(BIN)/python -m tests.bench.run --compare instance/bench/n100.json instance/bench/n10000.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
