@@ -199,6 +199,9 @@ def load(environ: dict[str, str] | None = None, overrides: dict | None = None) -
         "INVITATION_DAYS": 7,
         "PASSWORD_RESET_MINUTES": 60,
         "PAGE_SIZE": 25,
+        # The administrators' report page aggregates every trainee's record: kept this many seconds per worker
+        # (the page says when it was computed); 0 computes it on every view. CSV downloads are always fresh.
+        "REPORT_CACHE_SECONDS": 120,
     }
     config.update(overrides)
     return config

@@ -4,7 +4,7 @@ progress reports with CSV downloads. Thin handlers over lms/records/reports.py."
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask_login import current_user
@@ -12,7 +12,7 @@ from werkzeug.routing import BuildError
 
 from lms.accounts import services as accounts
 from lms.accounts.models import Role, User
-from lms.db import db
+from lms.db import db, utcnow
 from lms.records import reports
 from lms.records.reports import SortKey, StatusFilter
 from lms.security import role_required
@@ -85,11 +85,31 @@ def supervision():
     return _dashboard(supervisor, endpoint="reports.supervision")
 
 
+REPORT_CACHE = "lms.admin_reports"
+
+
+def _admin_figures() -> tuple[datetime, dict]:
+    """The three aggregate reports and when they were computed. With thousands of trainees they take seconds,
+    so each worker keeps them for REPORT_CACHE_SECONDS; the page shows their time, so nobody is misled."""
+    ttl = current_app.config.get("REPORT_CACHE_SECONDS", 0)
+    cache = current_app.extensions.setdefault(REPORT_CACHE, {})
+    now = utcnow()
+    kept = cache.get("figures")
+    if ttl and kept is not None and (now - kept[0]).total_seconds() < ttl:
+        return kept
+    figures = (now, dict(courses=reports.progress_by_course(), supervisors=reports.progress_by_supervisor(),
+                         funnel=reports.completion_funnel()))
+    if ttl:
+        cache["figures"] = figures
+    return figures
+
+
 @bp.get("/admin/reports")
 @role_required(Role.ADMIN)
 def admin_reports():
-    return render_template("reports/admin.html", courses=reports.progress_by_course(),
-                           supervisors=reports.progress_by_supervisor(), funnel=reports.completion_funnel(),
+    computed_at, figures = _admin_figures()
+    return render_template("reports/admin.html", **figures, computed_at=computed_at,
+                           cache_minutes=current_app.config.get("REPORT_CACHE_SECONDS", 0) // 60,
                            csv_reports=reports.CSV_REPORTS, stale_days=reports.STALE_DAYS)
 
 

@@ -271,3 +271,19 @@ def test_admin_reports_page_offers_record_exports_that_download(login_as):
     assert csv.get_data(as_text=True).startswith("attempt_id,user_id,")
     xapi = admin.get("/api/v1/records/export?format=xapi&since=")
     assert xapi.status_code == 200 and xapi.get_json() is not None
+
+
+def test_admin_figures_are_kept_for_a_while_and_say_when_they_were_computed(app_factory, people):
+    def trainees_in_funnel(browser) -> str:
+        page = browser.get("/admin/reports").get_data(as_text=True)
+        assert "Figures as of" in page
+        return re.search(r'<th scope="row">[^<]*</th><td>(\d+)</td>', page).group(1)
+
+    for seconds, changes in ((120, False), (0, True)):
+        app = app_factory(REPORT_CACHE_SECONDS=seconds)
+        admin = Browser(app.test_client())
+        assert admin.login("admin@example.org").status_code == 302
+        before = trainees_in_funnel(admin)
+        with app.app_context():
+            factories.make_user(Role.TRAINEE)
+        assert (trainees_in_funnel(admin) != before) is changes
