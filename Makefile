@@ -36,7 +36,9 @@ test: install-test
 lint: install-test
 	$(BIN)/ruff check .
 
-# The benchmark of issue 9 (docs/performance.md): N=100 and N=10,000 trainees, then statements compared.
+# The benchmark of issue 9 (docs/performance.md): N=100 and N=10,000 trainees, then statements compared; then
+# certificate issue against a bare render (scratch SQLite), exports' time and memory and requests per second under
+# gunicorn (needs wrk: apt-get install wrk) on the N=10,000 database.
 # PostgreSQL when BENCH_DATABASE_URL is set, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/bench (the
 # database is created if missing, and emptied); otherwise a SQLite file under instance/bench/.
 BENCH_DATABASE_URL ?=
@@ -49,6 +51,9 @@ bench: install-test
 	$(BIN)/python -m tests.bench.run --database-url '$(BENCH_URL)' --generate --trainees 10000 --runs $(BENCH_RUNS) \
 		--json instance/bench/n10000.json
 	$(BIN)/python -m tests.bench.run --compare instance/bench/n100.json instance/bench/n10000.json
+	$(BIN)/python -m tests.bench.issue
+	$(BIN)/python -m tests.bench.exports --database-url '$(BENCH_URL)'
+	$(BIN)/python -m tests.bench.load --database-url '$(BENCH_URL)'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
