@@ -23,7 +23,10 @@ def home():
         unassigned = db.session.scalar(select(func.count()).select_from(User).where(
             User.role == Role.TRAINEE, User.active.is_(True), User.supervisor_id.is_(None)))
         recent = list(db.session.scalars(audit.query_events().limit(8)))
-        return render_template("main/home_admin.html", counts=counts, unassigned=unassigned, recent=recent)
+        from lms.groups.services import groups_needing_lead  # the home page gathers every feature's news
+
+        return render_template("main/home_admin.html", counts=counts, unassigned=unassigned, recent=recent,
+                               leaderless=groups_needing_lead())
     if current_user.role is Role.SUPERVISOR:
         from lms.records.report_views import supervisor_home
 

@@ -544,3 +544,12 @@ def test_names_and_notes_are_escaped(app, login_as, people):
     page = text(login_as("admin").get(f"/groups/{group_id}"))
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<b>bold</b>" not in page
+
+
+def test_the_admin_home_page_names_groups_that_need_a_lead(app, login_as, people):
+    admin = login_as("admin")
+    assert "need a lead facilitator" not in text(admin.get("/"))
+    gid = make_group(app, people.admin.id)
+    page = text(admin.get("/"))
+    assert "1 group needs a lead facilitator" in page
+    assert f'href="/groups/{gid}">Tuesday evening group</a>' in page
