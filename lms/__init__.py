@@ -66,6 +66,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     register(app)
 
+    from lms.dates import long_date
+
+    app.add_template_filter(long_date)
+
     @app.context_processor
     def _globals() -> dict[str, Any]:
         from lms.accounts.models import Role

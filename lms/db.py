@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from flask.globals import app_ctx
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, select, update
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -102,3 +102,16 @@ class Database:
 
 
 db = Database()
+
+
+def lock_row(obj: Any, *refresh: str) -> None:
+    """Hold `obj`'s row for the rest of the transaction, then re-read the named attributes (all when none are
+    named), so a concurrent change of the same row waits and then sees the new state. PostgreSQL: SELECT ... FOR
+    UPDATE. SQLite has no row locks and starts its transaction at the first write, so a no-op update takes its
+    single writer lock instead."""
+    table = type(obj).__table__
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(update(table).where(table.c.id == obj.id).values(id=table.c.id))
+    else:
+        db.session.execute(select(table.c.id).where(table.c.id == obj.id).with_for_update())
+    db.session.refresh(obj, attribute_names=list(refresh) or None)

@@ -20,8 +20,9 @@ def form_errors_from(form: FlaskForm, exc: DomainError, fields: dict[str, str] |
         flash(exc.detail, "error")
 
 
-def page_arg() -> int:
+def page_arg(name: str = "page") -> int:
+    """A page number from the query string (`name`), 1 when missing or not a number."""
     try:
-        return max(1, min(int(request.args.get("page", "1")), 100000))
+        return max(1, min(int(request.args.get(name, "1")), 100000))
     except ValueError:
         return 1

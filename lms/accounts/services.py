@@ -108,6 +108,12 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
 
 
+def active_admins() -> list[User]:
+    """Every active administrator, oldest account first: who is told when something needs an administrator."""
+    return list(db.session.scalars(select(User).where(User.role == Role.ADMIN, User.active.is_(True))
+                                   .order_by(User.id)))
+
+
 def active_supervisors() -> list[User]:
     return list(
         db.session.scalars(

@@ -8,7 +8,7 @@ from flask import Response, current_app, request, url_for
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import Role, User
-from lms.api.core import ApiError, M, api_user, parse_body, require_role, route
+from lms.api.core import ApiError, M, api_user, int_arg, parse_body, require_role, route
 from lms.api.schemas import (
     ApproveIn,
     CertificateLinks,
@@ -81,19 +81,6 @@ def _certificate(c: Certificate) -> dict:
 def _optional_body(model: type[M]) -> M:
     """An optional body: none at all means the model's defaults; anything sent is validated as usual."""
     return parse_body(model) if request.get_data(cache=True) else model()
-
-
-def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"Query parameter {name} must be a whole number.") from None
-    if not lo <= value <= hi:
-        raise ApiError(400, f"Query parameter {name} must be between {lo} and {hi}.")
-    return value
 
 
 # ---------------------------------------------------------------- eligibility
@@ -183,7 +170,7 @@ def list_certification_requests():
     stmt = services.requests_for(api_user(), status=status).options(
         *(selectinload(rel) for rel in (CertificationRequest.user, CertificationRequest.decided_by,
                                         CertificationRequest.program_version, CertificationRequest.certificate)))
-    page = paginate(stmt, _int_arg("page", 1, 1, 100000), _int_arg("per_page", 25, 1, 100))
+    page = paginate(stmt, int_arg("page", 1, 1, 100000), int_arg("per_page", 25, 1, 100))
     return CertificationRequestPage(
         items=[CertificationRequestOut(**_request_fields(r)) for r in page.items], total=page.total, page=page.page,
         per_page=page.per_page, pages=page.pages).model_dump(mode="json")

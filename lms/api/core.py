@@ -121,6 +121,20 @@ def require_role(*roles: Role) -> User:
     return user
 
 
+def int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    """A whole-number query parameter within [lo, hi]; a 400 naming it otherwise."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"Query parameter {name} must be a whole number.") from None
+    if not lo <= value <= hi:
+        raise ApiError(400, f"Query parameter {name} must be between {lo} and {hi}.")
+    return value
+
+
 def parse_body(model: type[M]) -> M:
     if not request.is_json:
         # request.data is empty for a form post (werkzeug parses it), so look at what was declared

@@ -6,7 +6,7 @@ from flask import request, url_for
 
 from lms.accounts import services
 from lms.accounts.models import Role, User
-from lms.api.core import ApiError, api_user, parse_body, require_role, route
+from lms.api.core import ApiError, api_user, int_arg, parse_body, require_role, route
 from lms.api.schemas import UserCreate, UserOut, UserPage, UserUpdate
 from lms.db import db
 
@@ -16,19 +16,6 @@ TAG = "People"
 def _visible(user: User, viewer: User) -> bool:
     return viewer.role is Role.ADMIN or viewer.id == user.id or (
         viewer.role is Role.SUPERVISOR and user.supervisor_id == viewer.id)
-
-
-def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"Query parameter {name} must be a whole number.") from None
-    if not lo <= value <= hi:
-        raise ApiError(400, f"Query parameter {name} must be between {lo} and {hi}.")
-    return value
 
 
 @route("/me", "GET", summary="The account the request is authenticated as", tag=TAG, response=UserOut)
@@ -50,8 +37,8 @@ def list_users():
     if status not in ("", "active", "invited", "deactivated"):
         raise ApiError(400, "Query parameter status must be active, invited or deactivated.")
     page = services.search_users(
-        q=request.args.get("q", "")[:100], role=role, status=status, page=_int_arg("page", 1, 1, 100000),
-        per_page=_int_arg("per_page", 25, 1, 100),
+        q=request.args.get("q", "")[:100], role=role, status=status, page=int_arg("page", 1, 1, 100000),
+        per_page=int_arg("per_page", 25, 1, 100),
         supervisor_id=viewer.id if viewer.role is Role.SUPERVISOR else None)
     return UserPage(items=[UserOut.of(u) for u in page.items], total=page.total, page=page.page,
                     per_page=page.per_page, pages=page.pages).model_dump(mode="json")

@@ -23,6 +23,7 @@ from lms.certification.models import (
     PracticumKind,
     RequestPath,
 )
+from lms.dates import long_date
 from lms.db import db, utcnow
 from lms.learning.models import CodeOfConductVersion, Course, ProgramVersion
 from lms.learning.services import progress_for
@@ -134,11 +135,6 @@ def current_program() -> ProgramVersion | None:
                              .order_by(ProgramVersion.id.desc()).limit(1))
 
 
-def long_date(value: date) -> str:
-    """24 November 2026: unambiguous in every English-speaking country."""
-    return f"{value.day} {value:%B %Y}"
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -224,20 +220,24 @@ def _practicum_requirements(user: User, rules: dict[str, Any], since: date | Non
             needs.append((kind, n, title(n)))
     if rules.get("crisis_roleplay_required"):
         needs.append((PracticumKind.CRISIS_ROLEPLAY, 1, "Take part in a crisis role-play with your supervisor"))
-    out = []
-    for kind, n, title in needs:
-        have, waiting = counted.get(kind, 0), pending.get(kind, 0)
-        status = f"{min(have, n)} of {n} confirmed" + (f" since {long_date(since)}" if since else "")
-        if waiting:
-            status += f" ({waiting} waiting for review)"
-        met = have >= n
-        step = None
-        if not met:
-            step = ("Wait for your supervisor to review your entries." if have + waiting >= n
-                    else "Log each session in your practicum log; your supervisor confirms it.")
-        out.append(Requirement(key=f"practicum:{kind.value}", group="practicum", title=title, met=met,
-                               progress=status, next_step=step, action=None if met else "practicum"))
-    return out
+    return [_practicum_line(f"practicum:{kind.value}", title, have=counted.get(kind, 0),
+                            waiting=pending.get(kind, 0), needed=n, since=since,
+                            log_step="Log each session in your practicum log; your supervisor confirms it.")
+            for kind, n, title in needs]
+
+
+def _practicum_line(key: str, title: str, *, have: int, waiting: int, needed: int, since: date | None,
+                    log_step: str) -> Requirement:
+    """A checklist line counting confirmed practicum entries, with those still waiting for review."""
+    status = f"{min(have, needed)} of {needed} confirmed" + (f" since {long_date(since)}" if since else "")
+    if waiting:
+        status += f" ({waiting} waiting for review)"
+    met = have >= needed
+    step = None
+    if not met:
+        step = "Wait for your supervisor to review your entries." if have + waiting >= needed else log_step
+    return Requirement(key=key, group="practicum", title=title, met=met, progress=status, next_step=step,
+                       action=None if met else "practicum")
 
 
 def _conduct_requirement(user: User, rules: dict[str, Any]) -> list[Requirement]:
@@ -298,19 +298,12 @@ def _renewal_requirements(user: User, rules: dict[str, Any], cert: Certificate) 
     n = int(renewal.get("min_sessions_led") or 0)
     if n > 0:
         counted, pending = _practicum_counts(user, cert.valid_from)
-        have = counted.get(PracticumKind.LED, 0) + counted.get(PracticumKind.LED_OBSERVED, 0)
-        waiting = pending.get(PracticumKind.LED, 0) + pending.get(PracticumKind.LED_OBSERVED, 0)
-        status = f"{min(have, n)} of {n} confirmed since {long_date(cert.valid_from)}"
-        if waiting:
-            status += f" ({waiting} waiting for review)"
-        step = None
-        if have < n:
-            step = ("Wait for your supervisor to review your entries." if have + waiting >= n
-                    else "Log each session you lead in your practicum log; your supervisor confirms it.")
-        out.append(Requirement(key="practicum:led", group="practicum",
-                               title=f"Lead {_plural(n, 'community session')} while your certificate is valid",
-                               met=have >= n, progress=status, next_step=step,
-                               action=None if have >= n else "practicum"))
+        led = (PracticumKind.LED, PracticumKind.LED_OBSERVED)
+        out.append(_practicum_line(
+            "practicum:led", f"Lead {_plural(n, 'community session')} while your certificate is valid",
+            have=sum(counted.get(k, 0) for k in led), waiting=sum(pending.get(k, 0) for k in led), needed=n,
+            since=cert.valid_from,
+            log_step="Log each session you lead in your practicum log; your supervisor confirms it."))
     return out
 
 
@@ -381,8 +374,22 @@ class LeadStatus:
     """Whether a person may lead PND community sessions today, on which certificate, or why not."""
 
     may_lead: bool
-    certificate: Certificate | None
+    certificate: Certificate | None  # the certificate valid today, if any
     reasons: tuple[str, ...]
+    shown: Certificate | None = None  # the one to show: the valid one, or else the latest one, if any
+
+
+def lead_certificates(users: list[User], *, today: date | None = None) -> dict[int, Certificate]:
+    """The bulk form of `lead_status`'s rule, in one query: for each of `users` who may lead today (an active
+    account with a certificate valid today), that certificate, by user id; the others are absent."""
+    today = today or utcnow().date()
+    ids = [u.id for u in users if u.active]
+    if not ids:
+        return {}
+    rows = db.session.scalars(select(Certificate).where(
+        Certificate.user_id.in_(ids), Certificate.state == CertificateState.ACTIVE, Certificate.valid_until >= today)
+        .order_by(Certificate.issued_at, Certificate.id))
+    return {cert.user_id: cert for cert in rows}  # the newest last, so it wins
 
 
 def lead_status(user: User, *, today: date | None = None) -> LeadStatus:
@@ -391,10 +398,11 @@ def lead_status(user: User, *, today: date | None = None) -> LeadStatus:
     today = today or utcnow().date()
     cert = valid_certificate(user, today=today)
     if cert is not None and user.active:
-        return LeadStatus(True, cert, ())
+        return LeadStatus(True, cert, (), shown=cert)
     reasons: list[str] = []
     if not user.active:
         reasons.append("The account is deactivated.")
+    last = cert
     if cert is None:
         last = db.session.scalar(select(Certificate).where(Certificate.user_id == user.id)
                                  .order_by(Certificate.issued_at.desc(), Certificate.id.desc()).limit(1))
@@ -408,4 +416,4 @@ def lead_status(user: User, *, today: date | None = None) -> LeadStatus:
         else:
             reasons.append(f"Certificate {last.serial} expired after {long_date(last.valid_until)}; renew it to "
                            "lead again.")
-    return LeadStatus(False, cert, tuple(reasons))
+    return LeadStatus(False, cert, tuple(reasons), shown=last)

@@ -16,8 +16,9 @@ from sqlalchemy.exc import IntegrityError
 
 from lms import audit, mail
 from lms.certification import signals
-from lms.certification.eligibility import current_program, long_date, renewal_window
+from lms.certification.eligibility import current_program, renewal_window
 from lms.certification.models import Certificate, CertificateNotice, CertificateState
+from lms.dates import long_date
 from lms.db import db, utcnow
 from lms.urls import external_url
 

@@ -17,13 +17,12 @@ import segno
 from flask import current_app, render_template
 from markupsafe import Markup
 
+from lms.dates import long_date
 from lms.records.pdf import html_to_pdf
 
 # The CSS `size` for each configured paper; landscape, as certificates usually are.
 PAGE_CSS = {"A4": "A4 landscape", "Letter": "letter landscape"}
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December")
 
 QR_ERROR_LEVEL = "m"  # 15% of the code may be damaged (a fold, a stain) and it still reads
 QR_COLOUR = "#102a43"
@@ -41,11 +40,6 @@ class CertificateDocument:
     issuer_name: str  # the issuing admin
     verification_url: str  # absolute URL, e.g. "https://lms.example.org/verify/<code>"
     organisation: str = "Project New Day"
-
-
-def long_date(day: date) -> str:
-    """'24 November 2026': unambiguous on both sides of the Atlantic, and the same whatever the locale."""
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 def qr_code(url: str) -> segno.QRCode:

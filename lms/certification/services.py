@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from lms import audit, mail
+from lms.accounts import services as accounts
 from lms.accounts.models import Role, User
 from lms.certification import eligibility, signals
+from lms.certification import pdf as rendering
 from lms.certification.eligibility import current_program
 from lms.certification.models import (
     CERTIFICATE_TRANSITIONS,
@@ -36,7 +38,8 @@ from lms.certification.models import (
     RequestStatus,
     check_transition,
 )
-from lms.db import db, utcnow
+from lms.dates import long_date
+from lms.db import db, lock_row, utcnow
 from lms.errors import Conflict, Gone, NotFound, PermissionDenied, ValidationFailed
 from lms.learning.models import CodeOfConductVersion, LearningEvent, ProgramVersion, Verb
 from lms.records import reports
@@ -57,18 +60,6 @@ CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")
 # ---------------------------------------------------------------- helpers
 
 
-def lock(obj: Any, *refresh: str) -> None:
-    """Hold `obj`'s row for the rest of the transaction, then re-read the named attributes. PostgreSQL: a row
-    lock. SQLite has none and starts its transaction at the first write, so a no-op update takes its single
-    writer lock instead; either way a concurrent decision on the same row waits, then sees the new state."""
-    table = type(obj).__table__
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(update(table).where(table.c.id == obj.id).values(id=table.c.id))
-    else:
-        db.session.execute(select(table.c.id).where(table.c.id == obj.id).with_for_update())
-    db.session.refresh(obj, attribute_names=list(refresh) or None)
-
-
 def is_reviewer_of(viewer: User, trainee: User) -> bool:
     """The trainee's own supervisor, or an administrator; never the trainee themselves."""
     if viewer.id == trainee.id or not viewer.active:
@@ -87,12 +78,7 @@ def _reviewers_of(trainee: User) -> list[User]:
     """Who is told when the trainee asks for a review: their supervisor, or every administrator if they have none."""
     if trainee.supervisor is not None and trainee.supervisor.active:
         return [trainee.supervisor]
-    return _admins()
-
-
-def _admins() -> list[User]:
-    return list(db.session.scalars(select(User).where(User.role == Role.ADMIN, User.active.is_(True))
-                                   .order_by(User.id)))
+    return accounts.active_admins()
 
 
 def _clean_text(value: str | None) -> str:
@@ -239,7 +225,7 @@ def review_entry(entry: PracticumEntry, *, reviewer: User, confirm: bool, note: 
     it counts toward eligibility only when every score reaches the program's pass score."""
     now = now or utcnow()
     _require_reviewer(reviewer, entry.user, "review this practicum entry")
-    lock(entry, "status")
+    lock_row(entry, "status")
     target = EntryStatus.CONFIRMED if confirm else EntryStatus.REJECTED
     check_transition(ENTRY_TRANSITIONS, entry.status, target, "practicum entry", "reviewed again")
     note = _clean_text(note) or None
@@ -339,7 +325,7 @@ def get_request(request_id: int, viewer: User) -> CertificationRequest:
 def withdraw_request(req: CertificationRequest, *, user: User) -> CertificationRequest:
     if req.user_id != user.id:
         raise PermissionDenied("Only the person who asked can withdraw a request.")
-    lock(req, "status")
+    lock_row(req, "status")
     check_transition(REQUEST_TRANSITIONS, req.status, RequestStatus.WITHDRAWN, "request", "withdrawn")
     req.status = RequestStatus.WITHDRAWN
     db.session.flush()
@@ -356,7 +342,7 @@ def approve_request(req: CertificationRequest, *, approver: User, note: str | No
     program version since the request must be met first."""
     now = now or utcnow()
     _require_reviewer(approver, req.user, "approve certification")
-    lock(req, "status")
+    lock_row(req, "status")
     check_transition(REQUEST_TRANSITIONS, req.status, RequestStatus.APPROVED, "request", "approved")
     state = eligibility.evaluate(req.user, today=now.date())
     if not state.eligible:
@@ -368,7 +354,7 @@ def approve_request(req: CertificationRequest, *, approver: User, note: str | No
     audit.record(approver, "certification.approved", req, trainee=req.user.email, note=note)
     mail.send(req.user.email, "Your certification was approved", "certification_approved", trainee=req.user,
               req=req, approver=approver, link=external_url("certification.status"))
-    for admin in _admins():
+    for admin in accounts.active_admins():
         if admin.id not in (req.user_id, approver.id):
             mail.send(admin.email, f"Certificate to issue: {req.user.display_name}", "certification_to_issue",
                       admin=admin, trainee=req.user, approver=approver,
@@ -385,7 +371,7 @@ def reject_request(req: CertificationRequest, *, approver: User, reason: str,
     if len(reason) < REASON_MIN or len(reason) > REASON_MAX:
         raise ValidationFailed(f"Give the trainee a reason of {REASON_MIN} to {REASON_MAX} characters.",
                                errors={"reason": [f"{REASON_MIN} to {REASON_MAX} characters"]})
-    lock(req, "status")
+    lock_row(req, "status")
     check_transition(REQUEST_TRANSITIONS, req.status, RequestStatus.REJECTED, "request", "rejected")
     req.status, req.decided_by_id, req.decided_at = RequestStatus.REJECTED, approver.id, now
     req.decision_reason = reason
@@ -432,7 +418,7 @@ def issue_certificate(req: CertificationRequest, *, issuer: User, now: datetime 
         raise PermissionDenied("Only an administrator issues certificates.")
     if req.user_id == issuer.id:
         raise PermissionDenied("Nobody can issue their own certificate.")
-    lock(req, "status")
+    lock_row(req, "status")
     if req.status is RequestStatus.ISSUED:
         raise Conflict("A certificate was already issued for this request.")
     check_transition(REQUEST_TRANSITIONS, req.status, RequestStatus.ISSUED, "request", "issued")
@@ -458,11 +444,9 @@ def issue_certificate(req: CertificationRequest, *, issuer: User, now: datetime 
             db.session.add(cert)
     except IntegrityError:
         raise Conflict("A certificate was already issued for this request.") from None
-    from lms.certification.pdf import CertificateDocument, render_certificate  # WeasyPrint loads only to issue
-
     # The serial counts certificates: the row's id, never reused, so no two issues can draw the same number.
     cert.serial = f"PND-{valid_from.year}-{cert.id:06d}"
-    pdf = render_certificate(CertificateDocument(
+    pdf = rendering.render_certificate(rendering.CertificateDocument(
         holder_name=cert.holder_name, credential=cert.program_title, program_version=cert.program_version,
         serial=cert.serial, issued_on=cert.valid_from, valid_until=cert.valid_until, supervisor_name=cert.approver_name,
         issuer_name=cert.issuer_name, verification_url=verification_url(code)))
@@ -532,7 +516,7 @@ def revoke_certificate(cert: Certificate, *, actor: User, reason: str, now: date
     if len(reason) < REASON_MIN or len(reason) > REASON_MAX:
         raise ValidationFailed(f"Give a reason of {REASON_MIN} to {REASON_MAX} characters; it is kept in the record.",
                                errors={"reason": [f"{REASON_MIN} to {REASON_MAX} characters"]})
-    lock(cert, "state")
+    lock_row(cert, "state")
     if cert.state is CertificateState.REVOKED:
         raise Conflict(f"Certificate {cert.serial} is already revoked.")
     check_transition(CERTIFICATE_TRANSITIONS, cert.state, CertificateState.REVOKED, "certificate", "revoked")
@@ -668,7 +652,7 @@ def _pending_practicum(supervisor: User) -> list[reports.PendingReview]:
         .where(User.supervisor_id == supervisor.id, PracticumEntry.status == EntryStatus.PENDING)
         .order_by(PracticumEntry.created_at))
     return [reports.PendingReview(kind="Practicum entry", trainee_id=uid, trainee_name=name,
-                                  summary=f"{kind.label}, {eligibility.long_date(day)}", waiting_since=created,
+                                  summary=f"{kind.label}, {long_date(day)}", waiting_since=created,
                                   endpoint="certification.review_entry", args=(("entry_id", entry_id),))
             for entry_id, kind, day, created, uid, name in rows]
 

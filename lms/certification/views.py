@@ -59,13 +59,6 @@ def groups_at_request(req: CertificationRequest) -> list[tuple[str, list[Require
     return eligibility.group_requirements(eligibility.requirements_from(req.eligibility))
 
 
-def int_arg(name: str) -> int:
-    try:
-        return max(1, min(int(request.args.get(name, "1")), 100000))
-    except ValueError:
-        return 1
-
-
 def _post_status(default: int = 422) -> int:
     return default if request.method == "POST" else 200
 
@@ -220,7 +213,7 @@ def reviews():
     if chosen not in STATUS_FILTERS:
         abort(400)
     status = None if chosen == "all" else RequestStatus(chosen)
-    entries = paginate(services.entries_to_review(current_user), int_arg("entries_page"), PER_PAGE)
+    entries = paginate(services.entries_to_review(current_user), page_arg("entries_page"), PER_PAGE)
     reqs = paginate(services.requests_for(current_user, status=status), page_arg(), PER_PAGE)
     bulk = chosen == "approved" and current_user.role is Role.ADMIN and reqs.total > 0
     return render_template("certification/reviews.html", entries=entries, requests=reqs, chosen=chosen,

@@ -16,7 +16,8 @@ from wtforms.fields.choices import SelectChoice
 from lms.accounts import services as accounts
 from lms.accounts.forms import EmptyForm
 from lms.accounts.models import Role, User
-from lms.certification.eligibility import lead_status, long_date
+from lms.certification.eligibility import lead_certificates, lead_status
+from lms.dates import long_date
 from lms.db import db, utcnow
 from lms.errors import Conflict, DomainError, NotFound, ValidationFailed
 from lms.groups import schedule, services
@@ -73,9 +74,9 @@ def session_time(row: GroupSession, group: Group) -> str:
 
 
 def may_record(row: GroupSession, user: User) -> bool:
-    """Whether `user` may record this session as held: its lead of record, or an administrator. The same rule as
-    services.record_session_held, which checks it again."""
-    return user.active and row.lead_id is not None and (user.role is Role.ADMIN or row.lead_id == user.id)
+    """Whether to offer `user` the form recording this session as held (the service checks again); a session
+    without a lead cannot be recorded at all."""
+    return row.lead_id is not None and services.may_manage_session(row, user)
 
 
 def _held_prefix(group_id: int, day: date) -> str:
@@ -120,14 +121,12 @@ def _candidates() -> list[Candidate]:
     who may lead today first, each by name. Whether one may lead is lead_status's answer; assign_lead asks again."""
     today = utcnow().date()
     people = accounts.search_users(role=Role.TRAINEE.value, status="active", per_page=CANDIDATES_MAX).items
+    certified = lead_certificates(people, today=today)  # one query for the whole list
     out = []
     for person in people:
-        result = services.facilitator_eligibility(person, today=today)
-        if result.may_lead and result.certificate is not None:
-            detail = f"certified until {long_date(result.certificate.valid_until)}"
-        else:
-            detail = "not certified today"
-        out.append(Candidate(person, result.may_lead, detail))
+        cert = certified.get(person.id)
+        detail = f"certified until {long_date(cert.valid_until)}" if cert else "not certified today"
+        out.append(Candidate(person, cert is not None, detail))
     return sorted(out, key=lambda c: not c.may_lead)  # stable: by name within each part
 
 

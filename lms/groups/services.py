@@ -35,9 +35,9 @@ from lms.accounts.models import Role, User
 from lms.accounts.signals import account_deactivated
 from lms.certification import eligibility, signals
 from lms.certification import services as certification
-from lms.certification.eligibility import long_date
 from lms.certification.models import Certificate, PracticumKind, check_transition
-from lms.db import db, utcnow
+from lms.dates import long_date
+from lms.db import db, lock_row, utcnow
 from lms.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lms.groups import ical, schedule
 from lms.groups.models import (
@@ -103,12 +103,7 @@ def _lock_group(group: Group) -> None:
     """Hold the group's row for the rest of the transaction: lead changes, recordings and materialisation of one
     group wait for each other. Pending changes are flushed first, so the re-read cannot undo them."""
     db.session.flush()
-    certification.lock(group, "status", "members")
-
-
-def _admins() -> list[User]:
-    return list(db.session.scalars(select(User).where(User.role == Role.ADMIN, User.active.is_(True))
-                                   .order_by(User.id)))
+    lock_row(group, "status", "members")
 
 
 def _whole(value: Any) -> int | None:
@@ -387,9 +382,7 @@ class LeadEligibility:
 def facilitator_eligibility(user: User, *, today: date | None = None) -> LeadEligibility:
     today = today or utcnow().date()
     status = eligibility.lead_status(user, today=today)
-    cert = status.certificate or db.session.scalar(
-        select(Certificate).where(Certificate.user_id == user.id)
-        .order_by(Certificate.issued_at.desc(), Certificate.id.desc()).limit(1))
+    cert = status.shown
     return LeadEligibility(user.id, status.may_lead, cert, cert.status_on(today).value if cert else None,
                            status.reasons)
 
@@ -518,7 +511,7 @@ def step_down_lapsed_lead(user: User, *, actor: User | None, now: datetime, reas
                       next=_next_date(g, now)) for g in open_groups]
         subject = (f"Group needs a lead: {open_groups[0].name}" if len(open_groups) == 1
                    else f"{len(open_groups)} groups need a lead")
-        for admin in _admins():
+        for admin in accounts.active_admins():
             mail.send(admin.email, subject, "group_needs_lead", admin=admin, holder=user, reason=reason,
                       serial=serial, groups=items)
     return groups
@@ -651,9 +644,13 @@ def _next_date(group: Group, now: datetime) -> str | None:
     return long_date(row.session_date) if row else None
 
 
+def may_manage_session(session: GroupSession, user: User) -> bool:
+    """Whether `user` may record, cancel or reinstate this session: its lead of record, or an administrator."""
+    return user.active and (user.role is Role.ADMIN or (session.lead_id is not None and session.lead_id == user.id))
+
+
 def _require_lead_or_admin(session: GroupSession, actor: User, what: str) -> None:
-    if not actor.active or not (actor.role is Role.ADMIN or (session.lead_id is not None
-                                                             and session.lead_id == actor.id)):
+    if not may_manage_session(session, actor):
         raise PermissionDenied(f"Only the session's lead facilitator or an administrator can {what}.")
 
 
@@ -671,7 +668,7 @@ def record_session_held(group: Group, day: date, *, actor: User, duration_minute
     now = now or utcnow()
     _lock_group(group)
     session = session_on(group, day)
-    certification.lock(session, "status")
+    lock_row(session, "status")
     _require_lead_or_admin(session, actor, "record this session")
     if session.status is SessionStatus.HELD:
         by = session.recorded_by.display_name if session.recorded_by else "someone"
@@ -746,7 +743,7 @@ def cancel_session(group: Group, day: date, *, actor: User, now: datetime | None
     now = now or utcnow()
     _lock_group(group)
     session = session_on(group, day)
-    certification.lock(session, "status")
+    lock_row(session, "status")
     _require_lead_or_admin(session, actor, "cancel this session")
     check_transition(SESSION_TRANSITIONS, session.status, SessionStatus.CANCELLED, "session", "cancelled")
     if session.starts_at <= now:
@@ -764,7 +761,7 @@ def reinstate_session(group: Group, day: date, *, actor: User, now: datetime | N
     session = get_session(group, day)
     if session is None:
         raise NotFound(f"{group.name} has no session on {long_date(day)}.")
-    certification.lock(session, "status")
+    lock_row(session, "status")
     _require_lead_or_admin(session, actor, "reinstate this session")
     check_transition(SESSION_TRANSITIONS, session.status, SessionStatus.SCHEDULED, "session", "reinstated")
     if session.starts_at <= now:

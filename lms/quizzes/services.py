@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from lms import audit
 from lms.accounts.models import Role, User
-from lms.db import db, utcnow
+from lms.db import db, lock_row, utcnow
 from lms.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lms.learning import services as learning
 from lms.learning.models import Course, LearningEvent, Verb
@@ -238,15 +238,9 @@ def save_answers(attempt: Attempt, user: User, raw: dict[str, Any], *, now: date
 
 
 def _lock(attempt: Attempt) -> None:
-    """Lock the attempt for the rest of the transaction, then re-read its status. PostgreSQL: a row lock.
-    SQLite has none, and its transactions start only at the first write, so a no-op write takes its one
-    writer lock first; otherwise two simultaneous submits would both read 'open' and both grade."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        table = Attempt.__table__
-        db.session.execute(update(table).where(table.c.id == attempt.id).values(id=table.c.id))
-    else:
-        db.session.execute(select(Attempt.id).where(Attempt.id == attempt.id).with_for_update())
-    db.session.refresh(attempt, attribute_names=["status", "score", "passed", "closed_at"])
+    """Lock the attempt and re-read its status: otherwise two simultaneous submits would both read 'open' and
+    both grade."""
+    lock_row(attempt, "status", "score", "passed", "closed_at")
 
 
 # ---------------------------------------------------------------- grading
