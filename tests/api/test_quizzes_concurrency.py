@@ -8,10 +8,7 @@ re-reads the attempt's status (services._lock)."""
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -24,6 +21,7 @@ from lms.db import db, utcnow
 from lms.learning.models import LearningEvent, Verb
 from lms.quizzes import services
 from lms.quizzes.models import Attempt
+from tests.concurrency import together
 from tests.content_tree import CORRECT, make_quiz_tree
 
 N = 8
@@ -44,19 +42,6 @@ def token(app, people) -> str:
     return secret
 
 
-def together(call, n: int = N) -> list[Any]:
-    """Run call(i) in n threads released at once by a barrier; return the results in order, or raise."""
-    barrier = threading.Barrier(n, timeout=30)
-
-    def run(i: int) -> Any:
-        barrier.wait()
-        return call(i)
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        futures = [pool.submit(run, i) for i in range(n)]
-        return [f.result(timeout=120) for f in futures]
-
-
 def api_call(app: Flask, token: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
     """One API request from a thread: a fresh test client, whose request pushes its own app context (so its
     own session and its own pooled connection)."""
@@ -66,7 +51,7 @@ def api_call(app: Flask, token: str, method: str, path: str, body: dict | None =
 
 
 def test_simultaneous_starts_give_one_attempt(app, people, token, content):
-    results = together(lambda i: api_call(app, token, "POST", "/api/v1/quizzes/alpha/attempts"))
+    results = together(lambda i: api_call(app, token, "POST", "/api/v1/quizzes/alpha/attempts"), N)
 
     statuses = sorted(status for status, _ in results)
     assert statuses == [200] * (N - 1) + [201], results
@@ -87,7 +72,7 @@ def test_simultaneous_submits_give_one_grade(app, people, token, content):
     aid = body["id"]
     # half the callers send the right answers, half wrong ones: whichever comes first is graded, once
     results = together(lambda i: api_call(app, token, "POST", f"/api/v1/attempts/{aid}/submit",
-                                          {"answers": CORRECT if i % 2 else WRONG}))
+                                          {"answers": CORRECT if i % 2 else WRONG}), N)
 
     assert [status for status, _ in results] == [200] * N, results
     grades = {(b["status"], b["score"], b["passed"], b["closed_at"]) for _, b in results}
@@ -117,7 +102,7 @@ def test_simultaneous_starts_through_the_services(app, people, content):
             db.session.commit()
             return attempt.id, new
 
-    results = together(start)
+    results = together(start, N)
     assert len({aid for aid, _ in results}) == 1
     assert sorted(new for _, new in results) == [False] * (N - 1) + [True]
     with app.app_context():
@@ -132,7 +117,7 @@ def test_simultaneous_reads_of_an_expired_attempt_close_it_once(app, people, tok
         attempt = db.session.get(Attempt, aid)
         attempt.deadline = utcnow() - timedelta(minutes=1)
         db.session.commit()
-    results = together(lambda i: api_call(app, token, "GET", f"/api/v1/attempts/{aid}"))
+    results = together(lambda i: api_call(app, token, "GET", f"/api/v1/attempts/{aid}"), N)
     assert [status for status, _ in results] == [200] * N, results
     assert {(b["status"], b["closed_at"]) for _, b in results} == {("timed_out", results[0][1]["closed_at"])}
     with app.app_context():

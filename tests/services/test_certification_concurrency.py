@@ -6,56 +6,23 @@ On PostgreSQL (CI) a row lock and the unique keys do the work; on SQLite the sin
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from lms.accounts.models import Role, User
 from lms.audit import AuditEvent
 from lms.certification import services
 from lms.certification.models import Certificate, CertificationRequest, RequestStatus
 from lms.db import db
-from lms.errors import DomainError
 from lms.learning.models import LearningEvent, Verb
 from tests import factories
 from tests.certification_support import make_approved, make_cert_tree, make_eligible, make_request
-
-N = 6
+from tests.concurrency import N, count, outcome, together
 
 
 @pytest.fixture
 def tree(app, tmp_path):
     return make_cert_tree(app, tmp_path / "content")
-
-
-def together(call, n: int = N) -> list[Any]:
-    barrier = threading.Barrier(n, timeout=30)
-
-    def run(i: int) -> Any:
-        barrier.wait()
-        return call(i)
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return [f.result(timeout=120) for f in [pool.submit(run, i) for i in range(n)]]
-
-
-def outcome(app, work) -> str:
-    """Run work() in a fresh app context and commit: 'ok', or the domain error's class name."""
-    with app.app_context():
-        try:
-            work()
-            db.session.commit()
-            return "ok"
-        except DomainError as exc:
-            db.session.rollback()
-            return type(exc).__name__
-
-
-def count(model, *where) -> int:
-    return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
 def test_simultaneous_issues_give_one_certificate(app, people, tree):

@@ -18,8 +18,8 @@ from lms.groups import services
 from lms.groups.models import Group, GroupMember, GroupRole, GroupSession, SessionStatus
 from tests import factories
 from tests.certification_support import make_cert_tree, make_certificate
+from tests.concurrency import N, count, outcome, together
 from tests.groups_support import T0, TODAY, after, make_group
-from tests.services.test_certification_concurrency import N, count, outcome, together
 
 
 def test_simultaneous_held_records_give_one(app, people, tmp_path):

@@ -5,8 +5,6 @@ period."""
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -28,6 +26,7 @@ from lms.certification.models import (
 )
 from lms.db import db, utcnow
 from tests.certification_support import REFLECTION, make_approved, make_cert_tree
+from tests.concurrency import together
 
 
 @pytest.fixture
@@ -142,17 +141,14 @@ def test_two_maintenance_runs_at_the_same_moment_send_each_notice_once(app, app_
         last = cert_of(cert_id).valid_until
     hosts = [app, app_factory()]
     for moment in (at(last - timedelta(days=7)), at(last + timedelta(days=1))):
-        barrier = threading.Barrier(2, timeout=30)
 
-        def run(host, moment=moment, barrier=barrier):
-            with host.app_context():
-                barrier.wait()
+        def run(i: int, moment=moment):
+            with hosts[i].app_context():
                 result = maintenance.run(now=moment)
                 db.session.commit()
                 return result
 
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            results = [f.result(timeout=120) for f in [pool.submit(run, h) for h in hosts]]
+        results = together(run, 2)
         assert sorted(r.reminders + r.expired for r in results) == [0, 1], results
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(CertificateNotice)) == 2
@@ -320,3 +316,16 @@ def test_lead_status_follows_the_certificate_and_lapses_are_signalled(app, peopl
     finally:
         certificate_lapsed.disconnect(listener)
     assert heard == [(cert_id, "expired"), (cert_id, "revoked")]
+
+
+def test_the_bulk_lead_check_agrees_with_lead_status(app, people, tree):
+    cert_id = certify(app, people, days_ago=1)
+    with app.app_context():
+        everyone = [user(i) for i in (people.trainee.id, people.other_trainee.id, people.supervisor.id)]
+        last = cert_of(cert_id).valid_until
+        for day in (utcnow().date(), last, last + timedelta(days=1)):
+            bulk = eligibility.lead_certificates(everyone, today=day)
+            assert {u.id for u in everyone if eligibility.lead_status(u, today=day).may_lead} == set(bulk)
+        assert eligibility.lead_certificates(everyone)[people.trainee.id].id == cert_id
+        services.revoke_certificate(cert_of(cert_id), actor=user(people.admin.id), reason="Left the program for good.")
+        assert eligibility.lead_certificates(everyone) == {}

@@ -10,7 +10,6 @@ import hashlib
 import json
 import multiprocessing
 import stat
-import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
 from lms.certification import badges
+from tests.concurrency import together
 
 BASE = "https://training.example.org"
 EMAIL = "tess.trainee@example.org"
@@ -363,19 +363,12 @@ def test_a_replaced_key_file_is_noticed_by_the_cache(tmp_path):
 
 def test_threads_racing_to_make_the_key_end_with_one(tmp_path):
     path = tmp_path / "issuer-key.jwk"
-    barrier = threading.Barrier(8)
-    results: list[tuple[str, bool]] = []
 
-    def make():
-        barrier.wait()
+    def make(_: int) -> tuple[str, bool]:
         key, created = badges.load_or_create_key(path)
-        results.append((key.thumbprint(), created))
+        return key.thumbprint(), created
 
-    threads = [threading.Thread(target=make) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = together(make, 8)
     assert len({thumb for thumb, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     assert ECKey.import_key(json.loads(path.read_text())).thumbprint() == results[0][0]
