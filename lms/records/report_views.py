@@ -97,8 +97,7 @@ def _admin_figures() -> tuple[datetime, dict]:
     kept = cache.get("figures")
     if ttl and kept is not None and (now - kept[0]).total_seconds() < ttl:
         return kept
-    figures = (now, dict(courses=reports.progress_by_course(), supervisors=reports.progress_by_supervisor(),
-                         funnel=reports.completion_funnel()))
+    figures = (now, reports.admin_figures(now=now))
     if ttl:
         cache["figures"] = figures
     return figures

@@ -31,7 +31,6 @@ from sqlalchemy import (
     union,
     union_all,
 )
-from sqlalchemy.orm import aliased
 
 from lms.accounts.models import Role, User
 from lms.db import db, utcnow
@@ -169,45 +168,44 @@ def _trainees(*conditions: ColumnElement[bool]) -> CTE:
             .where(User.role == Role.TRAINEE, User.active.is_(True), *conditions).cte("trainees"))
 
 
-def _facts(people: CTE, totals: Totals, *, now: datetime, stale_days: int) -> Subquery:
+def _facts(people: CTE, totals: Totals, *, now: datetime, stale_days: int, everyone: bool = False) -> Subquery:
     """One row per trainee of `people` with their progress, activity, failures and stuck flags.
 
     Each measure is a GROUP BY subquery over the trainees' rows, left-joined to the trainees: one statement
-    however many trainees there are."""
-    ids = select(people.c.id)
+    however many trainees there are. `everyone`: `people` is every active trainee, so the aggregates read whole
+    tables (sequential scans) instead of looking each trainee up by index, and the join keeps the trainees."""
     cutoff = now - timedelta(days=stale_days)
+
+    def among(column: Any) -> list[ColumnElement[bool]]:
+        return [] if everyone else [column.in_(select(people.c.id))]
 
     done = (select(CourseCompletion.user_id,
                    func.count().label("any_done"),
                    func.sum(case((Course.required.is_(True), 1), else_=0)).label("required_done"))
             .join(Course, Course.id == CourseCompletion.course_id)
-            .where(Course.active.is_(True), CourseCompletion.user_id.in_(ids))
+            .where(Course.active.is_(True), *among(CourseCompletion.user_id))
             .group_by(CourseCompletion.user_id).subquery("done"))
 
     lessons = (select(LessonCompletion.user_id, func.count().label("n"))
                .join(Lesson, Lesson.id == LessonCompletion.lesson_id).join(Course, Course.id == Lesson.course_id)
                .where(Lesson.active.is_(True), Course.active.is_(True), Course.required.is_(True),
-                      LessonCompletion.user_id.in_(ids))
+                      *among(LessonCompletion.user_id))
                .group_by(LessonCompletion.user_id).subquery("lessons"))
 
-    # Last activity: the latest lesson completed, lesson opened, attempt started or login.
+    # Last activity: the latest lesson completed, lesson opened, attempt started or login. Started: any of the
+    # first three at all (a login alone is not a start), carried as a 1 beside each moment.
     moments = union_all(
-        select(LessonCompletion.user_id.label("user_id"), func.max(LessonCompletion.completed_at).label("at"))
-        .where(LessonCompletion.user_id.in_(ids)).group_by(LessonCompletion.user_id),
-        select(CourseActivity.user_id, func.max(CourseActivity.last_seen_at))
-        .where(CourseActivity.user_id.in_(ids)).group_by(CourseActivity.user_id),
-        select(Attempt.user_id, func.max(Attempt.started_at))
-        .where(Attempt.user_id.in_(ids)).group_by(Attempt.user_id),
-        select(people.c.id, people.c.last_login_at).where(people.c.last_login_at.is_not(None)),
+        select(LessonCompletion.user_id.label("user_id"), func.max(LessonCompletion.completed_at).label("at"),
+               literal(1).label("began"))
+        .where(*among(LessonCompletion.user_id)).group_by(LessonCompletion.user_id),
+        select(CourseActivity.user_id, func.max(CourseActivity.last_seen_at), literal(1))
+        .where(*among(CourseActivity.user_id)).group_by(CourseActivity.user_id),
+        select(Attempt.user_id, func.max(Attempt.started_at), literal(1))
+        .where(*among(Attempt.user_id)).group_by(Attempt.user_id),
+        select(people.c.id, people.c.last_login_at, literal(0)).where(people.c.last_login_at.is_not(None)),
     ).subquery("moments")
-    last = (select(moments.c.user_id, func.max(moments.c.at).label("at"))
+    last = (select(moments.c.user_id, func.max(moments.c.at).label("at"), func.max(moments.c.began).label("began"))
             .group_by(moments.c.user_id).subquery("last"))
-
-    started_ids = union(
-        select(CourseActivity.user_id.label("user_id")).where(CourseActivity.user_id.in_(ids)),
-        select(LessonCompletion.user_id).where(LessonCompletion.user_id.in_(ids)),
-        select(Attempt.user_id).where(Attempt.user_id.in_(ids)),
-    ).subquery("started")
 
     closed = Attempt.status != AttemptStatus.IN_PROGRESS
     failed = and_(closed, or_(Attempt.passed.is_(False), Attempt.passed.is_(None)))
@@ -216,9 +214,11 @@ def _facts(people: CTE, totals: Totals, *, now: datetime, stale_days: int) -> Su
                        func.sum(case((Attempt.passed.is_(True), 1), else_=0)).label("passed"),
                        func.max(case((closed, Attempt.number))).label("last_closed"))
                 .join(Quiz, Quiz.id == Attempt.quiz_id)
-                .where(Attempt.user_id.in_(ids))
+                .where(*among(Attempt.user_id))
                 .group_by(Attempt.user_id, Attempt.quiz_id, Quiz.active).subquery("per_quiz"))
-    latest = aliased(Attempt, name="latest")
+    # a Core alias: an ORM alias() costs milliseconds per request in adapting its columns
+    latest_table = Attempt.__table__.alias("latest")
+    latest = latest_table.c
     latest_failed = and_(per_quiz.c.quiz_active.is_(True), latest.id.is_not(None),
                          or_(latest.passed.is_(False), latest.passed.is_(None)))
     repeated = and_(per_quiz.c.quiz_active.is_(True), per_quiz.c.failed >= 2, per_quiz.c.passed == 0)
@@ -227,12 +227,13 @@ def _facts(people: CTE, totals: Totals, *, now: datetime, stale_days: int) -> Su
                        func.max(case((repeated, 1), else_=0)).label("repeated"),
                        func.max(case((latest_failed, 1), else_=0)).label("latest_failed"))
                 .select_from(per_quiz)
-                .outerjoin(latest, and_(latest.user_id == per_quiz.c.user_id, latest.quiz_id == per_quiz.c.quiz_id,
-                                        latest.number == per_quiz.c.last_closed))
+                .outerjoin(latest_table, and_(latest.user_id == per_quiz.c.user_id,
+                                              latest.quiz_id == per_quiz.c.quiz_id,
+                                              latest.number == per_quiz.c.last_closed))
                 .group_by(per_quiz.c.user_id).subquery("attempts"))
 
     required_done = func.coalesce(done.c.required_done, 0)
-    started = started_ids.c.user_id.is_not(None)
+    started = func.coalesce(last.c.began, 0) == 1
     completed_all = required_done >= totals.required_courses if totals.required_courses else false()
     inactive = func.coalesce(last.c.at, people.c.created_at) < cutoff
     repeated_failures = func.coalesce(attempts.c.repeated, 0) > 0
@@ -257,7 +258,6 @@ def _facts(people: CTE, totals: Totals, *, now: datetime, stale_days: int) -> Su
             .outerjoin(done, done.c.user_id == people.c.id)
             .outerjoin(lessons, lessons.c.user_id == people.c.id)
             .outerjoin(last, last.c.user_id == people.c.id)
-            .outerjoin(started_ids, started_ids.c.user_id == people.c.id)
             .outerjoin(attempts, attempts.c.user_id == people.c.id)
             .subquery("facts"))
 
@@ -317,7 +317,8 @@ def supervisor_overview(supervisor: User, *, q: str = "", status: StatusFilter |
                         per_page: int = 25, stale_days: int = STALE_DAYS, now: datetime | None = None
                         ) -> Page[TraineeProgress]:
     """The supervisor's active trainees with their progress, searched, filtered, sorted and paged.
-    Three statements (program totals, count, page) whatever the number of trainees."""
+    Two statements (program totals, the page with the total beside each row) whatever the number of trainees;
+    a third (the count) only for a page past the end."""
     now, status, sort, page = now or utcnow(), StatusFilter(status), SortKey(sort), max(1, page)
     totals = program_totals()
     facts = _facts(_supervised_by(supervisor, q), totals, now=now, stale_days=stale_days)
@@ -325,9 +326,13 @@ def supervisor_overview(supervisor: User, *, q: str = "", status: StatusFilter |
     condition = _status_condition(facts, status)
     if condition is not None:
         stmt = stmt.where(condition)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = db.session.execute(stmt.order_by(*_order(facts, sort, descending))
-                              .limit(per_page).offset((page - 1) * per_page))
+    rows = db.session.execute(stmt.add_columns(func.count().over().label("matching"))
+                              .order_by(*_order(facts, sort, descending))
+                              .limit(per_page).offset((page - 1) * per_page)).all()
+    if rows:
+        total = int(rows[0].matching)
+    else:
+        total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0 if page > 1 else 0
     return Page(items=[_row(r, totals) for r in rows], total=total, page=page, per_page=per_page)
 
 
@@ -404,26 +409,42 @@ class SupervisorReport:
     stuck: int
 
 
-def progress_by_supervisor(*, stale_days: int = STALE_DAYS, now: datetime | None = None) -> list[SupervisorReport]:
+def _population(stale_days: int, now: datetime | None) -> dict[int | None, dict[str, int]]:
+    """Per supervisor (None: unassigned), their active trainees counted every way the supervisor report and the
+    funnel need, from one pass over every trainee's facts (one statement after the program totals)."""
+    facts = _facts(_trainees(), program_totals(), now=now or utcnow(), stale_days=stale_days, everyone=True)
+    c = facts.c
+
+    def how_many(condition: ColumnElement[bool]) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    measures = {"trainees": func.count(), "course_completions": func.coalesce(func.sum(c.any_done), 0),
+                "logged_in": how_many(c.last_login_at.is_not(None)), "started": how_many(c.started.is_(True)),
+                "completed_one": how_many(c.any_done > 0), "completed_all": how_many(c.completed_all.is_(True)),
+                "stuck": how_many(c.stuck.is_(True))}
+    rows = db.session.execute(select(c.supervisor_id, *(m.label(k) for k, m in measures.items()))
+                              .group_by(c.supervisor_id))
+    return {r.supervisor_id: {k: int(r._mapping[k]) for k in measures} for r in rows}
+
+
+def progress_by_supervisor(*, stale_days: int = STALE_DAYS, now: datetime | None = None,
+                           population: dict[int | None, dict[str, int]] | None = None) -> list[SupervisorReport]:
     """Each active supervisor (and anyone else trainees are assigned to), then the unassigned trainees if any.
-    Three statements."""
-    facts = _facts(_trainees(), program_totals(), now=now or utcnow(), stale_days=stale_days)
-    per_supervisor = {
-        sup_id: (int(n), int(courses or 0), int(done or 0), int(stuck or 0))
-        for sup_id, n, courses, done, stuck in db.session.execute(
-            select(facts.c.supervisor_id, func.count(), func.sum(facts.c.any_done),
-                   func.sum(case((facts.c.completed_all.is_(True), 1), else_=0)),
-                   func.sum(case((facts.c.stuck.is_(True), 1), else_=0)))
-            .group_by(facts.c.supervisor_id))}
+    Three statements, or one when `population` (from `_population`) is given."""
+    per_supervisor = population if population is not None else _population(stale_days, now)
+
+    def figures(sup_id: int | None) -> tuple[int, int, int, int]:
+        f = per_supervisor.get(sup_id)
+        return (f["trainees"], f["course_completions"], f["completed_all"], f["stuck"]) if f else (0, 0, 0, 0)
+
     assigned = [i for i in per_supervisor if i is not None]
     supervisors = db.session.execute(
         select(User.id, User.display_name, User.email)
         .where(or_(and_(User.role == Role.SUPERVISOR, User.active.is_(True)), User.id.in_(assigned)))
         .order_by(func.lower(User.display_name), User.id)).all()
-    result = [SupervisorReport(sid, name, email, *per_supervisor.get(sid, (0, 0, 0, 0)))
-              for sid, name, email in supervisors]
+    result = [SupervisorReport(sid, name, email, *figures(sid)) for sid, name, email in supervisors]
     if None in per_supervisor:
-        result.append(SupervisorReport(None, "Unassigned", "", *per_supervisor[None]))
+        result.append(SupervisorReport(None, "Unassigned", "", *figures(None)))
     return result
 
 
@@ -445,24 +466,25 @@ FUNNEL = (
 )
 
 
-def completion_funnel(*, now: datetime | None = None) -> list[FunnelStage]:
-    """Active trainees and how far they got, stage by stage (two statements)."""
-    facts = _facts(_trainees(), program_totals(), now=now or utcnow(), stale_days=STALE_DAYS)
-    c = facts.c
-
-    def how_many(condition: ColumnElement[bool]) -> Any:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    row = db.session.execute(select(
-        func.count(), how_many(c.last_login_at.is_not(None)), how_many(c.started.is_(True)),
-        how_many(c.any_done > 0), how_many(c.completed_all.is_(True))).select_from(facts)).one()
-    counts = [int(n) for n in row]
+def completion_funnel(*, now: datetime | None = None,
+                      population: dict[int | None, dict[str, int]] | None = None) -> list[FunnelStage]:
+    """Active trainees and how far they got, stage by stage (two statements, or none given `population`)."""
+    per_supervisor = population if population is not None else _population(STALE_DAYS, now)
+    counts = [sum(f[key] for f in per_supervisor.values()) for key, _ in FUNNEL]
     stages = []
     for i, ((key, label), n) in enumerate(zip(FUNNEL, counts, strict=True)):
         previous = counts[i - 1] if i else None
         stages.append(FunnelStage(key, label, n, _percent(n, counts[0]),
                                   _percent(n, previous) if previous is not None else None))
     return stages
+
+
+def admin_figures(*, now: datetime | None = None) -> dict[str, Any]:
+    """The administrators' three reports for one page: the per-trainee facts are read once for the supervisor
+    report and the funnel together."""
+    population = _population(STALE_DAYS, now)
+    return dict(courses=progress_by_course(), supervisors=progress_by_supervisor(population=population),
+                funnel=completion_funnel(population=population))
 
 
 def _percent(part: int, whole: int) -> float | None:

@@ -210,6 +210,14 @@ def test_paging(scenario):
     third = reports.supervisor_overview(scenario.supervisor, per_page=2, page=3)
     assert (first.total, first.pages, [r.display_name for r in first.items]) == (5, 3, ["Ann", "Ben"])
     assert [r.display_name for r in third.items] == ["Gus"] and not third.has_next
+    assert third.total == 5  # counted beside the rows of the last page too
+
+
+def test_a_page_past_the_end_still_knows_how_many_there_are(scenario):
+    beyond = reports.supervisor_overview(scenario.supervisor, per_page=2, page=9)
+    assert (beyond.items, beyond.total, beyond.pages) == ([], 5, 3)
+    stuck_beyond = reports.supervisor_overview(scenario.supervisor, status="stuck", per_page=1, page=50)
+    assert stuck_beyond.total == reports.supervisor_summary(scenario.supervisor)[StatusFilter.STUCK]
 
 
 def test_a_supervisor_without_trainees_and_no_content(app_ctx):
@@ -345,4 +353,4 @@ def test_the_number_of_statements_does_not_grow_with_the_trainees(content):
     with_60 = _statement_counts(sup)
     assert len(reports.supervisor_overview(sup, per_page=100).items) == 60
     assert with_60 == with_5
-    assert with_5["overview"] == 3  # program totals, count, the page
+    assert with_5["overview"] == 2  # program totals, the page with the count beside each row
