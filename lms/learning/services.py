@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 from sqlalchemy.exc import IntegrityError
 
 from lms import audit
@@ -105,8 +106,10 @@ def progress_for(user: User, courses: list[Course] | None = None) -> list[Course
     """Progress in every active course, in program order, with three queries whatever the number of courses."""
     courses = active_courses() if courses is None else courses
     course_ids = [c.id for c in courses]
-    lessons = list(db.session.scalars(select(Lesson).where(Lesson.course_id.in_(course_ids),
-                                                           Lesson.active.is_(True)).order_by(Lesson.position)))
+    # the lessons' Markdown (200 kB for the whole curriculum) stays in the database until a page reads it
+    lessons = list(db.session.scalars(select(Lesson).options(defer(Lesson.body))
+                                      .where(Lesson.course_id.in_(course_ids), Lesson.active.is_(True))
+                                      .order_by(Lesson.position)))
     completions = {c.lesson_id: c for c in db.session.scalars(
         select(LessonCompletion).where(LessonCompletion.user_id == user.id))}
     activity = {a.course_id: a for a in db.session.scalars(
@@ -240,7 +243,13 @@ def complete_lesson(user: User, lesson: Lesson) -> tuple[LessonCompletion, bool]
     return completion, True
 
 
-def neighbours(lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
-    lessons = lesson.course.active_lessons
+def get_active_lesson(course: Course, slug: str) -> Lesson | None:
+    return db.session.scalar(select(Lesson).where(Lesson.course_id == course.id, Lesson.slug == slug,
+                                                  Lesson.active.is_(True)))
+
+
+def neighbours(lesson: Lesson, lessons: list[Lesson] | None = None) -> tuple[Lesson | None, Lesson | None]:
+    """The lessons before and after, among `lessons` (the course's active lessons in order, loaded if not given)."""
+    lessons = lesson.course.active_lessons if lessons is None else lessons
     i = next(i for i, x in enumerate(lessons) if x.id == lesson.id)
     return (lessons[i - 1] if i > 0 else None, lessons[i + 1] if i + 1 < len(lessons) else None)

@@ -54,7 +54,7 @@ def course(slug: str):
 
 def _lesson_or_404(slug: str, lesson_slug: str) -> Lesson:
     course = services.get_course(slug)  # NotFound becomes the 404 page (lms/__init__.py)
-    lesson = next((x for x in course.active_lessons if x.slug == lesson_slug), None)
+    lesson = services.get_active_lesson(course, lesson_slug)
     if lesson is None:
         abort(404)
     return lesson
@@ -71,7 +71,7 @@ def lesson(slug: str, lesson_slug: str):
         return redirect(url_for("learning.course", slug=slug))
     services.record_visit(current_user, lesson)
     db.session.commit()
-    previous, following = services.neighbours(lesson)
+    previous, following = services.neighbours(lesson, progress.lessons)
     return render_template("learning/lesson.html", lesson=lesson, p=progress, previous=previous,
                            following=following, html=lesson_html(lesson.version, lesson.body), form=EmptyForm(),
                            done=lesson.id in progress.completed)
