@@ -6,7 +6,7 @@ PORT   ?= 5000
 BIN     = $(VENV)/bin
 PIP     = $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint install install-test clean bench
+.PHONY: run test lint install install-test clean bench bench-tools
 
 # The stamps make a second run fast; they are renewed whenever pyproject.toml or constraints.txt change.
 $(BIN)/python:
@@ -45,7 +45,7 @@ BENCH_DATABASE_URL ?=
 BENCH_RUNS ?= 30
 BENCH_URL = $(if $(strip $(BENCH_DATABASE_URL)),$(BENCH_DATABASE_URL),sqlite:///$(CURDIR)/instance/bench/bench.sqlite3)
 
-bench: install-test
+bench: install-test bench-tools
 	$(BIN)/python -m tests.bench.run --database-url '$(BENCH_URL)' --generate --trainees 100 --runs $(BENCH_RUNS) \
 		--json instance/bench/n100.json
 	$(BIN)/python -m tests.bench.run --database-url '$(BENCH_URL)' --generate --trainees 10000 --runs $(BENCH_RUNS) \
@@ -54,6 +54,12 @@ bench: install-test
 	$(BIN)/python -m tests.bench.issue
 	$(BIN)/python -m tests.bench.exports --database-url '$(BENCH_URL)'
 	$(BIN)/python -m tests.bench.load --database-url '$(BENCH_URL)'
+
+# wrk, the load generator, is a system package: installed with apt-get when missing (as root, or through sudo).
+bench-tools:
+	@command -v wrk >/dev/null || { echo "== installing wrk (Debian package) for the load benchmark"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
