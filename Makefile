@@ -6,7 +6,7 @@ PORT   ?= 5000
 BIN     = $(VENV)/bin
 PIP     = $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint install install-test clean bench bench-tools
+.PHONY: run test lint audit install install-test clean bench bench-tools
 
 # The stamps make a second run fast; they are renewed whenever pyproject.toml or constraints.txt change.
 $(BIN)/python:
@@ -35,6 +35,10 @@ test: install-test
 
 lint: install-test
 	$(BIN)/ruff check .
+
+# Security gates: bandit (no high-severity finding) and pip-audit (no known vulnerability in constraints.txt).
+audit: install-test
+	BIN=$(BIN) bash .ci/audit
 
 # The benchmark of issue 9 (docs/performance.md): N=100 and N=10,000 trainees, then statements compared; then
 # certificate issue against a bare render (scratch SQLite), exports' time and memory and requests per second under
