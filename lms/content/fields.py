@@ -87,7 +87,7 @@ class Fields:
                                               f"(allowed: {', '.join(sorted(allowed))})")
 
     def get(self, key: str, kind: type, *, required: bool = True, default: Any = None, item: type | None = None,
-            minimum: int | None = None) -> Any:
+            minimum: int | None = None, max_length: int | None = None) -> Any:
         if key not in self.items:
             if required and self.valid:
                 self.problem(self.start, f"{self.what} is missing the required key '{key}'")
@@ -104,6 +104,9 @@ class Fields:
             return default
         if kind is str and not value.strip():
             self.problem(line, f"'{key}' must not be empty")
+            return default
+        if kind is str and max_length is not None and len(value) > max_length:
+            self.problem(line, f"'{key}' is {len(value)} characters long; at most {max_length} fit")
             return default
         if kind is int and minimum is not None and value < minimum:
             self.problem(line, f"'{key}' must be at least {minimum}")

@@ -12,7 +12,17 @@ from pathlib import Path
 
 from lms.content.fields import Fields, compose
 from lms.content.markdown import unknown_placeholders, word_count
-from lms.content.model import CodeOfConduct, Content, Course, Lesson, Problem, Program, RubricCriterion
+from lms.content.model import (
+    TITLE_MAX,
+    VERSION_MAX,
+    CodeOfConduct,
+    Content,
+    Course,
+    Lesson,
+    Problem,
+    Program,
+    RubricCriterion,
+)
 from lms.content.quizzes import load_quizzes
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -113,7 +123,7 @@ def _load_course(folder: Path, quizzes_dir: Path, problems: list[Problem], rel) 
     if not f.valid:
         return None
     f.check_known(COURSE_KEYS)
-    title = f.get("title", str, default=slug)
+    title = f.get("title", str, default=slug, max_length=TITLE_MAX)
     summary = f.get("summary", str, default="")
     order = f.get("order", int, default=999, minimum=0)
     required = f.get("required", bool, default=True)
@@ -183,11 +193,16 @@ def _load_lesson(path: Path, slug: str, position: int, problems: list[Problem], 
     title = minutes = None
     if fm is not None and fm.valid:
         fm.check_known(FRONT_MATTER_KEYS)
-        title = fm.get("title", str, required=False)
+        title = fm.get("title", str, required=False, max_length=TITLE_MAX)
         minutes = fm.get("minutes", int, required=False, minimum=1)
     if title is None:
         heading = re.search(r"^#\s+(.+?)\s*#*\s*$", body, re.MULTILINE)
-        if heading:
+        if heading and len(heading.group(1)) > TITLE_MAX:
+            problems.append(Problem(rel(path), body_line + body[:heading.start()].count("\n"),
+                                    f"the heading is {len(heading.group(1))} characters long; a lesson title "
+                                    f"fits {TITLE_MAX}: add a shorter 'title:' front matter"))
+            title = slug
+        elif heading:
             title = heading.group(1)
         else:
             problems.append(Problem(rel(path), 1, "lesson has no title: add 'title:' front matter or a '# ' heading"))
@@ -346,8 +361,9 @@ def _load_program(path: Path, content: Content, problems: list[Problem], rel) ->
                    "supervisor_approval": rn.get("supervisor_approval", bool, required=False, default=True)}
     reminders = f.get("reminder_days", list, required=False, default=[60, 30, 7], item=int)
     return Program(
-        slug=f.get("slug", str, default="program"), title=f.get("title", str, default=""),
-        version=f.get("version", str, default=""), description=f.get("description", str, default=""),
+        slug=f.get("slug", str, default="program"), title=f.get("title", str, default="", max_length=TITLE_MAX),
+        version=f.get("version", str, default="", max_length=VERSION_MAX),
+        description=f.get("description", str, default=""),
         required_courses=list(required), min_quiz_score=min_score, critical_questions_must_be_correct=critical,
         practicum=practicum, crisis_roleplay_required=roleplay, rubric=criteria, rubric_scale=scale,
         rubric_pass_score=pass_score, code_of_conduct=code,
@@ -366,7 +382,7 @@ def _load_code(path: Path, problems: list[Problem], rel) -> CodeOfConduct | None
     if not fm.valid:
         return None
     fm.check_known(CODE_KEYS)
-    title, version = fm.get("title", str), fm.get("version", str)
+    title, version = fm.get("title", str, max_length=TITLE_MAX), fm.get("version", str, max_length=VERSION_MAX)
     effective = fm.get("effective", date)
     if not body.strip():
         problems.append(Problem(rel(path), body_line, "the code of conduct has no text"))

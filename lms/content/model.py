@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+# The longest titles and versions the application stores (its database columns); longer ones are problems.
+TITLE_MAX = 200
+VERSION_MAX = 40
+
 
 @dataclass(frozen=True)
 class Problem:

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from lms.content.fields import Fields, compose
-from lms.content.model import Problem, Quiz
+from lms.content.model import TITLE_MAX, Problem, Quiz
 from lms.quizzes.grading import COMMON_FIELDS, REGISTRY
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -68,7 +68,7 @@ def load_quiz(path: Path, problems: list[Problem], rel) -> Quiz | None:
         return None
     f.check_known(QUIZ_KEYS)
     before = len(problems)
-    title = f.get("title", str, default=path.stem)
+    title = f.get("title", str, default=path.stem, max_length=TITLE_MAX)
     pass_mark = f.get("pass_mark", int, default=80, minimum=0)
     if pass_mark > 100:
         f.problem(f.value_line("pass_mark"), "'pass_mark' is a percentage: at most 100")
