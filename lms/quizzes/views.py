@@ -72,6 +72,15 @@ def attempt(attempt_id: int):
                            markdown=_render_markdown, settings=attempt.quiz_version.settings)
 
 
+def _own_attempt(attempt_id: int):
+    """An attempt to answer: 404 for those who may not see it, 403 for those who may see it but not answer it (its
+    trainee's supervisor, administrators), as in the API."""
+    attempt = services.get_attempt(attempt_id, current_user)
+    if attempt.user_id != current_user.id:
+        abort(403)
+    return attempt
+
+
 def _answers_from_request(attempt):
     questions = [services.present_question(attempt, q) for q in attempt.questions()]
     return answers_from_form(questions, request.form)
@@ -80,7 +89,7 @@ def _answers_from_request(attempt):
 @bp.post("/attempts/<int:attempt_id>/save")
 @login_required
 def save(attempt_id: int):
-    attempt = services.get_attempt(attempt_id, current_user)
+    attempt = _own_attempt(attempt_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
@@ -98,7 +107,7 @@ def save(attempt_id: int):
 @bp.post("/attempts/<int:attempt_id>/submit")
 @login_required
 def submit(attempt_id: int):
-    attempt = services.get_attempt(attempt_id, current_user)
+    attempt = _own_attempt(attempt_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
@@ -120,7 +129,12 @@ def result(attempt_id: int):
     services.close_if_expired(attempt)
     db.session.commit()
     if attempt.open:
-        return redirect(url_for("quizzes.attempt", attempt_id=attempt_id))
+        if attempt.user_id == current_user.id:
+            return redirect(url_for("quizzes.attempt", attempt_id=attempt_id))
+        # Staff cannot open the attempt page (it is for answering), so back to the trainee's attempts, not a loop.
+        flash(f"{attempt.user.display_name}'s attempt is still in progress; its result shows once it is closed.",
+              "info")
+        return redirect(url_for("quizzes.history", user_id=attempt.user_id))
     policy = services.review_policy(attempt, current_user)
     saved = services.saved_answers(attempt)
     items = [(services.present_question(attempt, q), saved.get(q["id"]), services.review_question(attempt, q, policy))

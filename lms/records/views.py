@@ -59,7 +59,9 @@ def my_transcript():
 def trainee_transcript(user_id: int):
     trainee = db.session.get(User, user_id)
     if trainee is not None and trainee.id == current_user.id:
-        return redirect(url_for("records.my_transcript", **request.args))
+        # only the format is carried over: the rest of the query must not reach url_for as its own keywords
+        # (_external, _scheme, _anchor)
+        return redirect(url_for("records.my_transcript", format=request.args.get("format")))
     if trainee is None or not services.may_view_record(current_user, trainee):
         abort(404)
     return _respond(trainee, own=False)
