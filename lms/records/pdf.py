@@ -12,6 +12,7 @@ nothing: the fetcher refuses it, WeasyPrint logs a warning and leaves the image 
 from __future__ import annotations
 
 import functools
+import re
 from io import BytesIO
 from pathlib import Path
 
@@ -61,9 +62,28 @@ class OfflineFetcher(URLFetcher):
         raise ValueError(f"refused to fetch {str(url)[:80]!r}: PDFs are rendered offline from packaged assets")
 
 
+# The links a PDF may keep: to a web page or a mail address (the certificate's verification link), and within the
+# document. A javascript:, file: or other link would be handed to whatever opens the PDF.
+_KEPT_LINK = re.compile(r"(https?|mailto):", re.IGNORECASE)
+
+
+def _kept(link: tuple) -> bool:
+    kind, target = link[0], link[1]
+    return kind == "internal" or (kind == "external" and isinstance(target, str) and bool(_KEPT_LINK.match(target)))
+
+
 def html_to_pdf(html: str, *, allow_data: bool = True) -> bytes:
-    """The PDF of `html` (a complete document with an inline <style>), with no base URL and no attachments."""
-    document = HTML(string=html, base_url=None, url_fetcher=OfflineFetcher(allow_data=allow_data))
+    """The PDF of `html` (a complete document with an inline <style>), with no base URL and nothing embedded.
+
+    WeasyPrint embeds the files that a document names itself (<link rel="attachment">, <a rel="attachment">),
+    fetched through the same fetcher as images, so a data: URL would become a file inside the PDF: those are
+    dropped after layout and before the PDF is written (which is when they would be fetched), with every link
+    that is not to a web page, a mail address or a place in the document."""
+    rendered = HTML(string=html, base_url=None, url_fetcher=OfflineFetcher(allow_data=allow_data)).render(
+        pdf_forms=False)
+    rendered.metadata.attachments = []
+    for page in rendered.pages:
+        page.links = [link for link in page.links if _kept(link)]
     # Each refused URL is logged by WeasyPrint as a warning: worth seeing, since the templates themselves
     # never ask for one.
-    return document.write_pdf(attachments=None, pdf_forms=False)
+    return rendered.write_pdf(attachments=None, pdf_forms=False)

@@ -1,14 +1,13 @@
 """The certificate PDF: one page of the configured paper, every fact of the certificate as text, names in any
-script drawn with the bundled fonts (no .notdef), hostile values printed as text with nothing fetched, a QR
-code of the verification URL. And the offline fetcher's allow-list of packaged fonts."""
+script drawn with the bundled fonts (no .notdef), a QR code of the verification URL. And the offline fetcher
+serving each packaged font. Hostile values (printed as text, nothing fetched), the canary server and the
+fetcher's refusals are tested in tests/security/test_pdf_renderer.py."""
 
 from __future__ import annotations
 
-import builtins
 import io
 import logging
 import re
-import urllib.request
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -21,9 +20,7 @@ from pypdf import PdfReader
 from lms.certification import pdf as certificate_pdf
 from lms.certification.pdf import CertificateDocument, certificate_html, long_date, render_certificate
 from lms.config import CERTIFICATE_PAGE_SIZES, ConfigError, load
-from lms.records import pdf as offline
 from lms.records.pdf import FONTS_DIR, PACKAGED_ASSETS, OfflineFetcher
-from tests.unit.test_pdf import Canary
 
 ROOT = Path(__file__).resolve().parents[2]
 FONTS_CSS = ROOT / "templates" / "pdf" / "_fonts.css"
@@ -269,105 +266,8 @@ def test_the_font_folder_stays_small_and_licensed():
     assert "pyftsubset" in (FONTS_DIR / "README.md").read_text()
 
 
-# ---------------------------------------------------------------- hostile values
-
-
-@pytest.fixture
-def canary():
-    import threading
-
-    c = Canary()
-    thread = threading.Thread(target=c.server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield c
-    finally:
-        c.server.shutdown()
-        c.server.server_close()
-        thread.join(timeout=5)
-
-
-def test_hostile_values_print_as_text_and_fetch_nothing(app_ctx, canary, monkeypatch):
-    requested: list[str] = []
-    fetch = OfflineFetcher.fetch
-
-    def spy(self, url, headers=None):
-        requested.append(url)
-        return fetch(self, url, headers)
-
-    monkeypatch.setattr(OfflineFetcher, "fetch", spy)
-    doc = replace(
-        DOC,
-        holder_name=f'<img src="{canary.url}/a">',
-        credential=f'<link rel=stylesheet href="{canary.url}/b.css">',
-        supervisor_name=f"x'); background: url({canary.url}/c); ('",
-        issuer_name='<img src="file:///etc/passwd">',
-        program_version="<b>x</b>",
-        serial=f'<style>@import "{canary.url}/d.css";</style>',
-        verification_url=f'{canary.url}/verify/x"><img src="{canary.url}/e">',
-    )
-    html = certificate_html(doc)
-    assert "<img" not in html and "<link" not in html and "<b>" not in html and html.count("<style>") == 1
-    assert "&lt;img src=&#34;file:///etc/passwd&#34;&gt;" in html
-
-    pdf = render_certificate(doc)
-    assert canary.hits == []
-    assert requested and all(url in PACKAGED_ASSETS for url in requested), requested  # the fonts, nothing else
-    assert b"root:" not in pdf
-    text = squeeze(pdf_text(pdf))
-    for value in (doc.holder_name, doc.credential, doc.supervisor_name, doc.issuer_name, doc.program_version,
-                  doc.serial, doc.verification_url):
-        assert squeeze(value) in text, value
-    reader = PdfReader(io.BytesIO(pdf))
-    assert reader.metadata.title == f"Certificate {doc.serial} — {doc.holder_name}"
-
-
-def test_only_web_addresses_become_links(app_ctx):
-    assert 'href="https://lms.example.org/verify/' in certificate_html(DOC)
-    html = certificate_html(replace(DOC, verification_url="javascript:alert(1)"))
-    assert "href=" not in html and "javascript:alert(1)" in html
-
-
 # ---------------------------------------------------------------- the fetcher
-
-
-@pytest.fixture
-def nothing_opens(monkeypatch):
-    """Any attempt to open a file or a URL fails the test."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"opened {args[:2]!r}")
-
-    monkeypatch.setattr(builtins, "open", refuse)
-    monkeypatch.setattr(Path, "open", refuse)
-    monkeypatch.setattr(Path, "read_bytes", refuse)
-    monkeypatch.setattr(urllib.request.OpenerDirector, "open", refuse)
-    offline._font_file.cache_clear()
-    yield
-    offline._font_file.cache_clear()
-
-
-@pytest.mark.parametrize("url", [
-    "file:///etc/passwd", "FILE:///etc/hostname", f"file://{FONTS_DIR}/NotoSans-Regular.woff2",
-    "http://127.0.0.1:1/x", "https://example.org/font.woff2", "ftp://example.org/x",
-    "lms-asset:fonts/../../config.py", "lms-asset:fonts/../records/pdf.py", "lms-asset:fonts/%2e%2e/config.py",
-    "lms-asset:fonts/..%2F..%2Fconfig.py", "lms-asset:/etc/passwd", "lms-asset:fonts//etc/passwd",
-    "lms-asset:fonts/../fonts/NotoSans-Regular.woff2", "lms-asset:fonts/./NotoSans-Regular.woff2",
-    "lms-asset:fonts/NotoSans-Regular.woff2?x", "lms-asset:fonts/NotoSans-Regular.woff2#x",
-    "LMS-ASSET:fonts/NotoSans-Regular.woff2", " lms-asset:fonts/NotoSans-Regular.woff2",
-    "lms-asset:fonts/Unknown.woff2", "lms-asset:fonts/README.md", "lms-asset:fonts/OFL.txt",
-    "lms-asset:NotoSans-Regular.woff2", "lms-asset:css/app.css", "lms-asset:favicon.svg",
-    "fonts/NotoSans-Regular.woff2", "/etc/passwd", "//example.org/x", "data:text/plain,hello",
-])
-def test_the_fetcher_refuses_all_but_packaged_fonts_without_opening_anything(nothing_opens, url):
-    with pytest.raises(ValueError, match="refused"):
-        OfflineFetcher(allow_data=False)(url)
-
-
-def test_data_urls_only_when_allowed():
-    assert OfflineFetcher()("data:text/plain,hello").read() == b"hello"
-    with pytest.raises(ValueError, match="refused"):
-        OfflineFetcher(allow_data=False)("data:text/plain,hello")
+# (hostile values, the canary server and the fetcher's refusals: tests/security/test_pdf_renderer.py)
 
 
 @pytest.mark.parametrize("url", sorted(PACKAGED_ASSETS))
