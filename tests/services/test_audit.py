@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select, text, update
 
 from lms import audit
 from lms.accounts.models import ApiToken, Role, User
-from lms.audit import AuditEvent, AuditImmutableError
+from lms.audit import AuditChainHead, AuditEvent, AuditImmutableError
 from lms.db import db, utcnow
 from tests import factories
 
@@ -199,3 +199,141 @@ def test_inserting_still_works_after_a_refusal(entry):
     db.session.commit()
     actions = set(db.session.scalars(select(AuditEvent.action)))
     assert {"test.something", "test.after"} <= actions
+
+
+# ---------------------------------------------------------------- the hash chain: sealed at commit
+
+
+def chain_row(entry_id: int):
+    """The entry as the database holds it now (not as the session remembers it)."""
+    table = AuditEvent.__table__
+    return db.session.execute(select(table).where(table.c.id == entry_id)).one()
+
+
+def head() -> tuple[int, str] | None:
+    row = db.session.execute(select(AuditChainHead.seq, AuditChainHead.hash)).first()
+    return None if row is None else (row.seq, row.hash)
+
+
+def test_commit_seals_the_transactions_entries_in_the_order_written(admin):
+    start_seq, start_hash = head()
+    first = audit.record(admin, "test.first", None, n=1)
+    second = audit.record(None, "test.second", admin, n=2)
+    assert chain_row(first.id).chain_seq is None  # readable before commit, sealed only at commit
+    db.session.commit()
+    third = audit.record(admin, "test.third", None, n=3)
+    db.session.commit()
+
+    rows = [chain_row(e.id) for e in (first, second, third)]
+    assert [r.chain_seq for r in rows] == [start_seq + 1, start_seq + 2, start_seq + 3]
+    assert [r.prev_hash for r in rows] == [start_hash, rows[0].entry_hash, rows[1].entry_hash]
+    for row in rows:
+        assert row.entry_hash == audit.entry_digest(row.chain_seq, row.prev_hash, row)
+    assert len({r.entry_hash for r in rows}) == 3
+    assert head() == (start_seq + 3, rows[2].entry_hash)
+    # the objects in memory know their place too, without the ORM taking that for a change to write
+    assert (third.chain_seq, third.prev_hash, third.entry_hash) == (rows[2].chain_seq, rows[1].entry_hash,
+                                                                    rows[2].entry_hash)
+    assert not db.session.dirty
+
+
+def test_the_hash_covers_every_field_and_the_place_in_the_chain(entry):
+    row = chain_row(entry.id)
+    digest = audit.entry_digest(row.chain_seq, row.prev_hash, row)
+    assert digest == row.entry_hash
+    assert audit.entry_digest(row.chain_seq + 1, row.prev_hash, row) != digest
+    assert audit.entry_digest(row.chain_seq, "f" * 64, row) != digest
+    fields = dict(row._mapping)
+    for name, other in (("occurred_at", row.occurred_at + timedelta(microseconds=1)), ("actor_id", 999),
+                        ("actor_label", "someone@example.org"), ("action", "test.other"), ("subject_type", "x"),
+                        ("subject_id", "0"), ("subject_label", "x"), ("data", {"note": "second"})):
+        changed = type("Row", (), {**fields, name: other})
+        assert audit.entry_digest(row.chain_seq, row.prev_hash, changed) != digest, name
+
+
+def test_rolled_back_entries_take_no_place_in_the_chain(admin):
+    start_seq, _ = head()
+    audit.record(admin, "test.rolled_back", None)
+    db.session.rollback()
+    kept = audit.record(admin, "test.kept", None)
+    db.session.commit()
+    assert chain_row(kept.id).chain_seq == start_seq + 1
+
+
+def test_an_entry_whose_savepoint_rolled_back_is_not_sealed(admin):
+    start_seq, _ = head()
+    before = audit.record(admin, "test.before_savepoint", None)
+    with pytest.raises(RuntimeError), db.session.begin_nested():
+        audit.record(admin, "test.in_failed_savepoint", None)
+        raise RuntimeError("undo the savepoint")
+    after = audit.record(admin, "test.after_savepoint", None)
+    db.session.commit()
+    assert [chain_row(e.id).chain_seq for e in (before, after)] == [start_seq + 1, start_seq + 2]
+    assert head()[0] == start_seq + 2
+    assert "test.in_failed_savepoint" not in set(db.session.scalars(select(AuditEvent.action)))
+
+
+def test_a_released_savepoint_waits_for_the_real_commit(admin):
+    # Sealing at a savepoint would lock the head early, before row locks taken later in the transaction.
+    start = head()
+    with db.session.begin_nested():
+        inner = audit.record(admin, "test.in_savepoint", None)
+    assert chain_row(inner.id).chain_seq is None
+    assert head() == start
+    db.session.commit()
+    assert chain_row(inner.id).chain_seq == start[0] + 1
+
+
+def test_commit_with_a_savepoint_still_open_seals_its_entries_too(admin):
+    start_seq, _ = head()
+    db.session.begin_nested()
+    inner = audit.record(admin, "test.in_open_savepoint", None)
+    db.session.commit()  # commits the whole transaction, releasing the savepoint on the way
+    assert chain_row(inner.id).chain_seq == start_seq + 1
+
+
+def test_an_entry_added_without_a_flush_is_sealed_too(admin):
+    start_seq, _ = head()
+    entry = AuditEvent(actor_label="system", action="test.added_directly", data={})
+    db.session.add(entry)
+    db.session.commit()
+    assert chain_row(entry.id).chain_seq == start_seq + 1
+
+
+def test_a_commit_without_entries_leaves_the_head_alone(admin):
+    start = head()
+    admin.display_name = "Bo Renamed"
+    db.session.commit()
+    assert head() == start
+
+
+def test_database_lets_the_chain_be_set_once_and_nothing_else(admin):
+    sealed = audit.record(admin, "test.sealed", None)
+    db.session.commit()
+    row = chain_row(sealed.id)
+    # a sealed entry cannot be sealed again, nor moved
+    _refused(text("UPDATE audit_events SET chain_seq = chain_seq + 1000 WHERE id = :id").bindparams(id=sealed.id))
+    _refused(text("UPDATE audit_events SET entry_hash = :h WHERE id = :id").bindparams(h="f" * 64, id=sealed.id))
+    assert chain_row(sealed.id) == row
+    # sealing may not smuggle in a change of content
+    unsealed = audit.record(admin, "test.unsealed", None)  # flushed, not committed: no place in the chain yet
+    _refused(text("UPDATE audit_events SET chain_seq = 999999, prev_hash = :h, entry_hash = :h, action = 'x' "
+                  "WHERE id = :id").bindparams(h="a" * 64, id=unsealed.id))
+    # nor fill in part of the chain columns
+    unsealed = audit.record(admin, "test.unsealed", None)
+    _refused(text("UPDATE audit_events SET chain_seq = 999999 WHERE id = :id").bindparams(id=unsealed.id))
+
+
+def test_database_lets_the_head_only_move_forward(entry):
+    seq, digest = head()
+    _refused_head(text("UPDATE audit_chain_head SET seq = seq - 1"))
+    _refused_head(text("UPDATE audit_chain_head SET hash = :h").bindparams(h="f" * 64))
+    _refused_head(text("DELETE FROM audit_chain_head"))
+    assert head() == (seq, digest)
+
+
+def _refused_head(statement) -> None:
+    with pytest.raises(sqlalchemy.exc.DBAPIError) as caught:
+        db.session.execute(statement)
+    db.session.rollback()
+    assert "only moves forward" in str(caught.value)
