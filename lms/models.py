@@ -1,7 +1,7 @@
 """Imports every model so that Base.metadata knows all tables (Alembic and tests use this)."""
 
 from lms.accounts.models import AccountToken, ApiToken, LoginSession, Role, User
-from lms.audit import AuditEvent
+from lms.audit import AuditChainHead, AuditEvent
 from lms.certification.models import (
     Certificate,
     CertificateNotice,
@@ -34,7 +34,8 @@ from lms.quizzes.models import Attempt, AttemptAnswer, Quiz, QuizVersion
 from lms.records.models import LrsCursor
 
 __all__ = [
-    "AccountToken", "ApiToken", "Attempt", "AttemptAnswer", "AuditEvent", "Base", "CalendarFeed", "Certificate",
+    "AccountToken", "ApiToken", "Attempt", "AttemptAnswer", "AuditChainHead", "AuditEvent", "Base", "CalendarFeed",
+    "Certificate",
     "CertificateNotice", "Group", "GroupMember", "GroupSession", "SessionCoFacilitator",
     "CertificationRequest", "CodeOfConductVersion", "ConductAcknowledgement", "PracticumEntry",
     "ContentSync", "Course", "CourseActivity", "CourseCompletion", "CourseVersion", "LearningEvent", "Lesson",

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, inspect, select, text, update
 from werkzeug.security import generate_password_hash
 
-from lms import create_app
+from lms import audit, create_app
 from lms.accounts.models import Role, User
 from lms.audit import AuditEvent
 from lms.certification.models import (
@@ -207,6 +207,8 @@ class Writer:
                     # table names come from the metadata, not from input
                     sql = f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM \"{table.name}\"))"  # noqa: E501, S608
                     db.session.execute(text(sql))
+        # the bulk-inserted audit entries take their places in the hash chain, as the app's commits do
+        audit.seal_unsealed(db.session.connection())
         db.session.commit()
         if db.engine.dialect.name == "postgresql":
             db.session.execute(text("ANALYZE"))
