@@ -99,7 +99,8 @@ def get_my_eligibility():
 
 
 @route("/practicum", "POST", summary="Log a practicum session", tag=TAG, body=PracticumIn,
-       response=PracticumEntryOut, status=201, errors=(400, 415, 422), description=(
+       response=PracticumEntryOut, status=201, errors=(400, 403, 415, 422), description=(
+           "For trainees (403 for anyone else). "
            "The entry is the caller's and waits for their supervisor's review (status `pending`). Fields other "
            "than kind, session_date, group_name and reflection are rejected with 422, never applied. 422 also "
            "for a date in the future or more than two years ago, an empty group or a reflection under 20 "

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from lms.accounts import services as accounts
 from lms.accounts.models import Role, User
+from lms.api.schemas import MAX_ID
 from lms.db import db
 from lms.errors import DomainError
 from lms.extensions import csrf, limiter
@@ -97,6 +98,15 @@ def _authenticate() -> None:
         csrf.protect()
 
 
+@bp.before_request
+def _ids_in_range() -> None:
+    """Runs after _authenticate: an id in the path that no row can have is not found (and never reaches the
+    database, where SQLite cannot compare with a number beyond 64 bits)."""
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, int) and value > MAX_ID:
+            raise ApiError(404, f"Nothing has the {name} {value}.")
+
+
 @bp.after_request
 def _commit(response: Response) -> Response:
     """The request commits once when it succeeded; on an error the teardown rolls back."""
@@ -167,12 +177,15 @@ _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
 def route(rule: str, method: str, *, summary: str, tag: str, response: type[BaseModel] | None = None,
           body: type[BaseModel] | None = None, status: int = 200, errors: tuple[int, ...] = (),
           public: bool = False, description: str = "", query: dict[str, dict] | None = None,
-          media_types: tuple[str, ...] = (), body_required: bool = True, scopes: tuple[str, ...] = (),
+          media_types: tuple[str | tuple[str, dict[str, Any]], ...] = (), body_required: bool = True,
+          scopes: tuple[str, ...] = (), also: tuple[int, ...] = (),
           ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a handler on the API blueprint and describe it in the OpenAPI document. `media_types` names what a
-    non-JSON success answers with (a PDF, a CSV); `body_required=False` marks a JSON body that may be left out;
+    success answers with other than a `response` model (a PDF, a CSV), each a media type or a pair of a media type
+    and the JSON schema of its body (a string otherwise); `body_required=False` marks a JSON body that may be left out;
     `scopes` lets integration tokens with one of those scopes call it (the handler decides what the scope
-    grants, with `token_scopes()`)."""
+    grants, with `token_scopes()`); `also` lists other success statuses answered with the same body (201 for
+    something new, 200 when it was there already)."""
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
         bp.add_url_rule(rule, endpoint=func.__name__, view_func=func, methods=[method])
@@ -186,7 +199,8 @@ def route(rule: str, method: str, *, summary: str, tag: str, response: type[Base
         OPERATIONS.append(dict(rule=rule, method=method.lower(), summary=summary, tag=tag, response=response,
                                body=body, status=status, errors=errors, public=public,
                                description=description, query=query or {}, operation_id=func.__name__,
-                               media_types=media_types, body_required=body_required, scopes=scopes))
+                               media_types=media_types, body_required=body_required, scopes=scopes,
+                               also=also))
         return func
 
     return decorator

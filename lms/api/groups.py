@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, StrictInt
 
 from lms.accounts.models import Role, User
 from lms.api.core import ApiError, api_user, parse_body, require_role, route, token_scopes
-from lms.api.schemas import PersonRef, Strict
+from lms.api.schemas import PersonRef, Strict, StrictId
 from lms.db import db, utcnow
 from lms.errors import NotFound
 from lms.groups import schedule, services
@@ -97,14 +97,14 @@ class GroupUpdate(Strict):
 
 
 class PersonIdIn(Strict):
-    user_id: StrictInt
+    user_id: StrictId
 
 
 class SessionHeldIn(Strict):
     duration_minutes: StrictInt = Field(ge=services.HELD_MINUTES_MIN, le=services.HELD_MINUTES_MAX)
     attendance_count: StrictInt = Field(ge=0, description="How many took part: a number, never names. At most the "
                                                           "group's capacity x 2.")
-    co_facilitator_ids: list[StrictInt] = Field(default_factory=list,
+    co_facilitator_ids: list[StrictId] = Field(default_factory=list,
                                                 description="Co-facilitators of the group who took part.")
     note: str | None = Field(default=None, max_length=services.NOTE_MAX, description=services.NOTE_HELP)
 

@@ -63,7 +63,7 @@ def get_lesson(lesson_id: int):
 
 
 @route("/lessons/<int:lesson_id>/complete", "POST", summary="Mark a lesson complete (idempotent)", tag=TAG,
-       response=LessonCompletionOut, errors=(400, 404, 409),
+       response=LessonCompletionOut, status=201, also=(200,), errors=(400, 404, 409),
        description="Answers 201 the first time and 200 with `new: false` after that; nothing changes then.")
 def complete_lesson(lesson_id: int):
     lesson = services.get_lesson(lesson_id)

@@ -37,10 +37,14 @@ def build_document(version: str) -> dict[str, Any]:
         ok: dict[str, Any] = {"description": HTTPStatus(op["status"]).phrase}
         if op["response"] is not None:
             ok["content"] = {"application/json": {"schema": _ref(op["response"])}}
-        for media_type in op["media_types"]:
-            binary = {"type": "string"} if media_type.startswith("text/") else {"type": "string", "format": "binary"}
-            ok.setdefault("content", {})[media_type] = {"schema": binary}
-        responses: dict[str, Any] = {str(op["status"]): ok}
+        for entry in op["media_types"]:
+            media_type, schema = entry if isinstance(entry, tuple) else (entry, None)
+            if schema is None:
+                text = media_type.startswith("text/")
+                schema = {"type": "string"} if text else {"type": "string", "format": "binary"}
+            ok.setdefault("content", {})[media_type] = {"schema": schema}
+        responses: dict[str, Any] = {str(code): {**ok, "description": HTTPStatus(code).phrase}
+                                     for code in sorted({op["status"], *op.get("also", ())})}
         codes = set(op["errors"]) | {429} | (set() if op["public"] else {401})
         for code in sorted(codes):
             responses[str(code)] = {"description": HTTPStatus(code).phrase,

@@ -46,7 +46,7 @@ def _own(attempt: Attempt) -> Attempt:
 
 
 @route("/quizzes/<slug>/attempts", "POST", summary="Start an attempt (or get the one already open)", tag=TAG,
-       response=AttemptOut, status=201, errors=(404, 409), description=(
+       response=AttemptOut, status=201, also=(200,), errors=(404, 409), description=(
            "The server draws the questions and their order and sets the deadline. Answers 201 for a new attempt "
            "and 200 with the open attempt if there is one. 409 when attempts are used up, in a cooldown, or the "
            "course is locked."))
@@ -72,7 +72,7 @@ def save_answers(attempt_id: int):
 
 
 @route("/attempts/<int:attempt_id>/submit", "POST", summary="Submit for grading (idempotent)", tag=TAG,
-       body=SubmitIn, response=AttemptOut, errors=(403, 404, 415, 422), description=(
+       body=SubmitIn, response=AttemptOut, errors=(400, 403, 404, 415, 422), description=(
            "Grades on the server and closes the attempt; a second submit returns the same grade. Answers sent "
            "after the deadline and grace period do not count. Any score or pass flag in the body is ignored."))
 def submit_attempt(attempt_id: int):

@@ -10,10 +10,11 @@ from lms.db import utcnow
 from lms.records import export
 
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "xapi": "application/json"}
+XAPI_STATEMENTS = {"type": "array", "items": {"type": "object"}, "description": "xAPI 1.0.3 statements"}
 
 
 @route("/records/export", "GET", summary="Download the learning record (administrators)", tag="Records",
-       response=None, errors=(400, 403), media_types=("text/csv", "application/json"),
+       response=None, errors=(400, 403), media_types=("text/csv", ("application/json", XAPI_STATEMENTS)),
        description="Streams the whole record, oldest first, however large. `format=csv` answers `text/csv` "
                    "with a header row: `kind=completions` (default) has the columns " +
                    ", ".join(f"`{c}`" for c in export.COMPLETION_COLUMNS) + "; `kind=attempts` has " +

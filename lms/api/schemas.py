@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from lms.accounts.models import User
 
 RoleName = Literal["trainee", "supervisor", "admin"]
+
+# Every id is an INTEGER column (32 bits on PostgreSQL): a larger number names nothing, and one beyond 64 bits
+# cannot even be compared on SQLite (a 500 instead of an answer). Ids in bodies are bounded; ids in the path are
+# answered 404 (lms.api.core).
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+StrictId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 
 
 class Strict(BaseModel):
@@ -55,7 +62,7 @@ class UserCreate(Strict):
     display_name: str = Field(min_length=1, max_length=120)
     certificate_name: str | None = Field(default=None, max_length=120)
     role: RoleName = "trainee"
-    supervisor_id: int | None = None
+    supervisor_id: Id | None = None
     invite: bool = Field(default=True, description="E-mail an invitation to set a password.")
 
 
@@ -63,7 +70,7 @@ class UserUpdate(Strict):
     display_name: str | None = Field(default=None, min_length=1, max_length=120)
     certificate_name: str | None = Field(default=None, min_length=1, max_length=120)
     role: RoleName | None = None
-    supervisor_id: int | None = Field(default=None, description="A supervisor's id; null to unassign.")
+    supervisor_id: Id | None = Field(default=None, description="A supervisor's id; null to unassign.")
     active: bool | None = None
 
 
@@ -371,7 +378,7 @@ class RejectIn(Strict):
 
 
 class IssueIn(Strict):
-    request_id: int = Field(description="an approved certification request")
+    request_id: Id = Field(description="an approved certification request")
 
 
 class RevokeIn(Strict):

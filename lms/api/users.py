@@ -49,11 +49,23 @@ def list_users():
 def create_user():
     admin = require_role(Role.ADMIN)
     body = parse_body(UserCreate)
-    supervisor = services.get_user(body.supervisor_id) if body.supervisor_id is not None else None
+    supervisor = _supervisor(body.supervisor_id)
     kwargs = dict(actor=admin, email=body.email, display_name=body.display_name,
                   certificate_name=body.certificate_name, role=body.role, supervisor=supervisor)
     user = services.invite_user(**kwargs) if body.invite else services.create_user(**kwargs)
     return UserOut.of(user).model_dump(mode="json"), 201, {"Location": url_for("api.get_user", user_id=user.id)}
+
+
+def _supervisor(user_id: int | None) -> User | None:
+    """The person a body names as supervisor: an id that is nobody is a mistake in the body (422), not a missing
+    resource (404)."""
+    if user_id is None:
+        return None
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise ApiError(422, "No such person.", title="Unprocessable content",
+                       errors={"supervisor_id": ["no such person"]})
+    return user
 
 
 def _load(user_id: int, viewer: User) -> User:
@@ -82,8 +94,7 @@ def update_user(user_id: int):
     if "role" in given and body.role is not None:
         services.change_role(user, body.role, actor=admin)
     if "supervisor_id" in given:
-        sup = services.get_user(body.supervisor_id) if body.supervisor_id is not None else None
-        services.assign_supervisor(user, sup, actor=admin)
+        services.assign_supervisor(user, _supervisor(body.supervisor_id), actor=admin)
     if "active" in given and body.active is not None and body.active != user.active:
         (services.reactivate_user if body.active else services.deactivate_user)(user, actor=admin)
     return UserOut.of(user).model_dump(mode="json")

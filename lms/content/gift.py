@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lms.content.model import Problem
+from lms.quizzes.grading import normalise_text
 
 BLANK = "_____"
 _ESCAPES = {"~": "~", "=": "=", "#": "#", "{": "{", "}": "}", ":": ":", "\\": "\\", "n": "\n"}
@@ -75,7 +76,10 @@ def _number(raw: str) -> int | float | None:
         value: int | float = int(raw) if _INTEGER.fullmatch(raw) else float(raw)
     except ValueError:  # more digits than Python converts
         return None
-    if isinstance(value, float) and not math.isfinite(value):
+    try:
+        if not math.isfinite(float(value)):
+            return None
+    except OverflowError:  # an int too large for a float: grading could not compare an answer with it
         return None
     return value
 
@@ -444,6 +448,9 @@ class _Parser:
             text = self._string(text_part)
             if not text:
                 self.problem(answer.line, f"accepted answer {n} is empty")
+            elif not normalise_text(text):  # what grading compares: the quiz would refuse it, on no line of this file
+                self.problem(answer.line, f"accepted answer {n} ('{_clip(text)}') is only punctuation or quotes, "
+                                          "which are ignored when answers are compared")
             if feedback:
                 self.problem(answer.line, "feedback on a short answer's accepted answers is not supported: "
                                           "put it in the question's general feedback (####)")

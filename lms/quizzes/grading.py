@@ -25,6 +25,16 @@ def _weight(value: Any) -> float:
     return float(value) / 100.0
 
 
+def _finite(value: Any) -> bool:
+    """A number that grading can compare with a float: not a bool, not infinite, not too large for a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int beyond the largest float
+        return False
+
+
 def normalise_text(text: str) -> str:
     """Case, accents, spaces and trailing punctuation do not matter when matching short answers."""
     text = unicodedata.normalize("NFKD", str(text))
@@ -165,7 +175,10 @@ class Multiple(Single):
 
     def score(self, q, answer):
         weights = self._weights(q)
-        return max(0.0, min(1.0, sum(weights[a] for a in answer or [])))
+        # The check lets the positive weights add up to a little under 100 (three options of 33.33 each): the
+        # key still earns full marks, and every other answer its share in proportion.
+        full = min(1.0, sum(w for w in weights.values() if w > 0)) or 1.0
+        return max(0.0, min(1.0, sum(weights[a] for a in answer or []) / full))
 
     def key(self, q):
         weights = self._weights(q)
@@ -269,7 +282,7 @@ class Numeric(QuestionType):
                 report(f"answer {i} must be a mapping", "answers")
                 continue
             nums = {k: v for k, v in a.items() if k in ("value", "tolerance", "min", "max")}
-            if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in nums.values()):
+            if not all(_finite(v) for v in nums.values()):
                 report(f"answer {i}: value, tolerance, min and max must be numbers", "answers")
             elif "value" in a and ("min" in a or "max" in a):
                 report(f"answer {i}: give either value (with tolerance) or min and max", "answers")
@@ -297,7 +310,10 @@ class Numeric(QuestionType):
         if isinstance(raw, bool):
             raise AnswerError("enter a number")
         if isinstance(raw, (int, float)):
-            value = float(raw)
+            try:
+                value = float(raw)
+            except OverflowError:  # an int too large for a float (JSON allows any number of digits)
+                raise AnswerError("enter a number") from None
         else:
             text = str(raw).strip().replace(" ", "")
             if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?", text):
@@ -364,7 +380,7 @@ class Ordering(QuestionType):
         if isinstance(raw, dict):  # {item id: position}, as the no-script form sends it
             try:
                 positions = {k: int(v) for k, v in raw.items() if str(v).strip()}
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
                 raise AnswerError("give each step a position number") from None
             if not positions:
                 return None
