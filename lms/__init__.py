@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -83,15 +85,60 @@ def _wants_problem() -> bool:
     return request.path.startswith("/api/")
 
 
+RETRY_AFTER_SECONDS = 30  # what a 503 suggests when the database is away
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """Whether `exc` says the database cannot be reached or used right now (a server that went away, refused or
+    timed out a connection, a file that cannot be opened, a pool with no connection free), as opposed to a bug."""
+    from sqlalchemy import exc as sa
+
+    if isinstance(exc, sa.TimeoutError):  # no pooled connection came free in time
+        return True
+    if isinstance(exc, sa.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        # SQLite reports a mistake in the SQL (no such table, a syntax error) as an OperationalError too: a bug
+        if getattr(exc.orig, "sqlite_errorname", None) == "SQLITE_ERROR":
+            return False
+        return isinstance(exc, sa.OperationalError | sa.InterfaceError)
+    return False
+
+
 def _register_error_handlers(app: Flask) -> None:
-    from lms.api.core import ApiError, problem_from_exception
+    from lms.api.core import ApiError, problem, problem_from_exception
 
     def render(status: int, title: str, detail: str):
         template = f"errors/{status}.html" if status in (403, 404) else "errors/error.html"
         return render_template(template, status=status, title=title, detail=detail), status
 
+    def _unavailable(exc: BaseException):
+        """503 while the database is away: a plain page (it asks nothing of the database, not even who is logged
+        in) or problem+json, with Retry-After. The session is closed at once, its connection given back; the pool
+        replaces dead connections on the next checkout (pool_pre_ping)."""
+        from lms.db import db
+
+        app.logger.error("database unavailable on %s %s: %s: %s", request.method, request.path,
+                         type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+        try:
+            db.session.remove()
+        except Exception:  # a connection that cannot even be given back is dropped by the pool
+            app.logger.warning("could not close the database session", exc_info=True)
+        detail = "The service is briefly unavailable. Nothing was saved; please try again in a minute."
+        if _wants_problem():
+            response = problem(503, detail, title="Service unavailable")
+        else:
+            # rendered without the context processors: Flask-Login's would load the user, from the database
+            page = app.jinja_env.get_template("errors/unavailable.html").render(detail=detail)
+            response = app.make_response((page, 503))
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
+        # an error raised after the view (a commit in after_request) reaches here as a 500 wrapping it
+        if database_unavailable(getattr(exc, "original_exception", None)):
+            return _unavailable(exc.original_exception)  # type: ignore[attr-defined]
         response = app.make_response(_http_page(exc))
         if getattr(exc, "valid_methods", None):  # a 405 names the methods that would work (RFC 9110)
             response.headers["Allow"] = ", ".join(exc.valid_methods)
@@ -118,6 +165,11 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api(exc: ApiError):
         return problem_from_exception(exc)
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(SQLAlchemyTimeoutError)
+    def _database(exc: Exception):
+        return _unavailable(exc) if database_unavailable(exc) else _unexpected(exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from flask.globals import app_ctx
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, select, update
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url, select, update
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -65,9 +65,16 @@ def _app_ctx_id() -> int:
     return id(app_ctx._get_current_object())
 
 
+# Seconds to wait for a database server to accept a new connection: a server that went away answers requests
+# with a quick 503 instead of holding them until the client gives up. A URL's own ?connect_timeout= wins.
+CONNECT_TIMEOUT = 10
+
+
 def make_engine(url: str) -> Engine:
+    # pool_pre_ping: a pooled connection is tested before use and replaced when the server dropped it (a restart,
+    # a failover), so the first request after the database returns succeeds instead of failing on a dead socket.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, pool_pre_ping=True, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -77,8 +84,19 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.close()
 
+        @event.listens_for(engine, "savepoint")
+        def _begin_before_savepoint(conn: Any, _name: str) -> None:
+            # The sqlite3 module begins a transaction only before a write, so reads and then a savepoint (a service
+            # that inserts "in a savepoint" to catch a duplicate) would run outside one: SQLite then takes the
+            # SAVEPOINT as the start of a transaction and its RELEASE as a COMMIT, and a later rollback would leave
+            # the savepoint's rows behind. Begin first; IMMEDIATE takes the writer lock the savepoint is about to need.
+            raw = conn.connection.dbapi_connection
+            if not raw.in_transaction:
+                raw.execute("BEGIN IMMEDIATE")
+
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    connect_args = {} if "connect_timeout" in make_url(url).query else {"connect_timeout": CONNECT_TIMEOUT}
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args)
 
 
 class Database:

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import current_app, render_template
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from lms.db import db
 
@@ -39,22 +39,45 @@ def send(to: str, subject: str, template: str, **context: Any) -> None:
     """Queue a message; it leaves when the current transaction commits."""
     msg = build_message(to, subject, template, **context)
     session = db.session()
-    session.info.setdefault(_PENDING, []).append((msg, current_app._get_current_object()))
+    # Noted with the savepoint it was queued in (None: outside any), so that rolling back a savepoint drops the
+    # mail queued inside it and keeps the rest (bulk issue: one certificate fails, the others' mail still goes).
+    session.info.setdefault(_PENDING, []).append((msg, current_app._get_current_object(),
+                                                  session.get_nested_transaction()))
 
 
 @event.listens_for(Session, "after_commit")
 def _deliver_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the transaction itself may still roll back
+        return
     pending = session.info.pop(_PENDING, [])
-    for msg, app in pending:
+    for msg, app, _savepoint in pending:
         try:
             deliver(msg, app.config)
         except Exception:  # a mail failure must not undo a committed decision; it is logged for the operator
             log.exception("could not deliver mail %s to %s", msg["Subject"], msg["To"])
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_rollback(session: Session, previous: SessionTransaction) -> None:
+    """Drop the mail queued inside what was rolled back: the savepoint (and those within it), or everything."""
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    undone = previous
+    while undone.parent is not None and not undone.nested:  # a failed flush undoes its savepoint or transaction
+        undone = undone.parent
+    if not undone.nested:
+        session.info.pop(_PENDING, None)
+        return
+    session.info[_PENDING] = [item for item in pending if not _within(item[2], undone)]
+
+
+def _within(savepoint: SessionTransaction | None, outer: SessionTransaction) -> bool:
+    while savepoint is not None:
+        if savepoint is outer:
+            return True
+        savepoint = savepoint.parent
+    return False
 
 
 def deliver(msg: EmailMessage, config: Any) -> None:

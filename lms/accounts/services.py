@@ -15,7 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from lms import audit, mail
 from lms.accounts import signals
 from lms.accounts.models import AccountToken, ApiToken, LoginSession, Role, TokenPurpose, User
-from lms.db import db, utcnow
+from lms.db import db, lock_row, utcnow
 from lms.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lms.pagination import Page, paginate
 from lms.urls import external_url
@@ -393,6 +393,7 @@ def assign_supervisor(trainee: User, supervisor: User | None, *, actor: User | N
 
 def deactivate_user(user: User, *, actor: User | None) -> None:
     _require_admin(actor)
+    lock_row(user, "active", "role")  # two administrators pressing at once: one deactivation, one trail entry
     if not user.active:
         raise Conflict(f"{user.email} is already deactivated.")
     if actor is not None and actor.id == user.id:

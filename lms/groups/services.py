@@ -407,6 +407,7 @@ def assign_lead(group: Group, user: User, *, actor: User | None, today: date | N
     _require_admin(actor, "assign a group's lead")
     now = now or utcnow()
     today = today or now.date()
+    _lock_candidate(user)
     _lock_group(group)
     if group.status is GroupStatus.CLOSED:
         raise Conflict(f"{group.name} is closed, so it cannot have a new lead.")
@@ -434,6 +435,15 @@ def assign_lead(group: Group, user: User, *, actor: User | None, today: date | N
     audit.record(actor, "group.lead_assigned", group, lead=user.email, previous=previous.email if previous else None,
                  certificate=status.certificate.serial if status.certificate else None, sessions=moved)
     return member
+
+
+def _lock_candidate(user: User) -> None:
+    """Hold the person's account and certificates for the rest of the transaction, and re-read the account. A
+    deactivation or revocation committed a moment ago is then seen by the gate; one in flight waits for this
+    assignment and then steps the new lead down (step_down_lapsed_lead) instead of missing it. Taken before the
+    group's lock, in the order deactivation and revocation take theirs (the person's rows, then their groups)."""
+    lock_row(user, "active")
+    db.session.execute(select(Certificate.id).where(Certificate.user_id == user.id).with_for_update())
 
 
 def remove_lead(group: Group, *, actor: User | None, now: datetime | None = None) -> None:

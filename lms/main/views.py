@@ -39,8 +39,13 @@ def home():
 @bp.get("/healthz")
 @csrf.exempt
 def healthz():
+    """200 when the database answers, else 503 (with Retry-After), quickly either way: a load balancer takes the
+    instance out of rotation while the database is away and back when it returns."""
+    from lms import RETRY_AFTER_SECONDS
+
     try:
         db.session.execute(text("SELECT 1"))
     except Exception:
-        return jsonify(status="unavailable", database="unreachable"), 503
+        db.session.remove()  # the failed session and its connection go now, not at the end of the request
+        return jsonify(status="unavailable", database="unreachable"), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return jsonify(status="ok", database="ok")
