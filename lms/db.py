@@ -65,6 +65,10 @@ def _app_ctx_id() -> int:
     return id(app_ctx._get_current_object())
 
 
+# Every id is an INTEGER column (32 bits on PostgreSQL): a larger number names nothing, and one beyond 64 bits
+# cannot even be compared on SQLite (a 500 instead of an answer). Pages and the API answer 404 for one in a path.
+MAX_ID = 2**31 - 1
+
 # Seconds to wait for a database server to accept a new connection: a server that went away answers requests
 # with a quick 503 instead of holding them until the client gives up. A URL's own ?connect_timeout= wins.
 CONNECT_TIMEOUT = 10

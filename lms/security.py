@@ -11,6 +11,7 @@ from flask import Flask, Response, abort, request
 from flask_login import current_user, login_required
 
 from lms.accounts.models import Role
+from lms.db import MAX_ID
 
 CSP = "; ".join([
     "default-src 'self'",
@@ -53,6 +54,15 @@ def is_safe_next(target: str | None) -> bool:
 
 
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def _ids_in_range() -> None:
+        """A page address with an id no row can have is not found (the API answers its own 404 after
+        authenticating, lms.api.core)."""
+        if request.path.startswith("/api/"):
+            return
+        if any(isinstance(v, int) and v > MAX_ID for v in (request.view_args or {}).values()):
+            abort(404)
+
     @app.after_request
     def _headers(response: Response) -> Response:
         h = response.headers

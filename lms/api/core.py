@@ -15,8 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from lms.accounts import services as accounts
 from lms.accounts.models import Role, User
-from lms.api.schemas import MAX_ID
-from lms.db import db
+from lms.db import MAX_ID, db
 from lms.errors import DomainError
 from lms.extensions import csrf, limiter
 

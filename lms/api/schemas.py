@@ -8,13 +8,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from lms.accounts.models import User
+from lms.db import MAX_ID
 
 RoleName = Literal["trainee", "supervisor", "admin"]
 
-# Every id is an INTEGER column (32 bits on PostgreSQL): a larger number names nothing, and one beyond 64 bits
-# cannot even be compared on SQLite (a 500 instead of an answer). Ids in bodies are bounded; ids in the path are
-# answered 404 (lms.api.core).
-MAX_ID = 2**31 - 1
+# Ids in bodies are bounded by MAX_ID (lms.db); ids in the path are answered 404 (lms.api.core).
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 StrictId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import defer
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 
 from lms import audit
 from lms.accounts.models import User

@@ -276,3 +276,12 @@ def test_405_and_400_pages_are_in_the_site_layout(client, login_as):
     r = login_as("trainee").client.post("/settings/profile", data={"display_name": "x"})
     assert r.status_code == 400
     assert 'class="skip-link"' in text(r) and "The form expired" in text(r)
+
+
+@pytest.mark.parametrize("address", ["/certification/requests/{n}", "/practicum/{n}/review",
+                                     "/people/{n}/transcript"])
+@pytest.mark.parametrize("n", [2**31, 2**63, 10**30])
+def test_an_id_beyond_the_database_range_is_not_found(app, login_as, address, n):
+    response = login_as("admin").get(address.format(n=n))
+    assert response.status_code == 404
+    assert "Traceback" not in text(response)
