@@ -88,6 +88,14 @@ def _check_supervisor(supervisor: User | None, role: Role) -> None:
         raise ValidationFailed(msg, errors={"supervisor": [msg]})
 
 
+def _hold_admins() -> None:
+    """Lock every active administrator's row, in id order, before a change that could leave none: two
+    administrators demoting or deactivating each other at once then take turns, and the second sees that the
+    first has left them the last one. (SQLite: the writer lock that lock_row takes next does the same.)"""
+    db.session.execute(select(User.id).where(User.role == Role.ADMIN, User.active.is_(True))
+                       .order_by(User.id).with_for_update())
+
+
 def _active_admin_count() -> int:
     return db.session.scalar(
         select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.active.is_(True))
@@ -356,6 +364,9 @@ def update_profile(user: User, *, actor: User, display_name: str, certificate_na
 def change_role(user: User, role: Role | str, *, actor: User | None) -> None:
     _require_admin(actor)
     role = Role(role)
+    if user.role is Role.ADMIN:
+        _hold_admins()
+    lock_row(user, "role", "active", "supervisor_id")  # one change at a time, each seeing the one before
     if role is user.role:
         return
     if actor is not None and actor.id == user.id:
@@ -393,6 +404,8 @@ def assign_supervisor(trainee: User, supervisor: User | None, *, actor: User | N
 
 def deactivate_user(user: User, *, actor: User | None) -> None:
     _require_admin(actor)
+    if user.role is Role.ADMIN:
+        _hold_admins()
     lock_row(user, "active", "role")  # two administrators pressing at once: one deactivation, one trail entry
     if not user.active:
         raise Conflict(f"{user.email} is already deactivated.")
@@ -410,6 +423,7 @@ def deactivate_user(user: User, *, actor: User | None) -> None:
 
 def reactivate_user(user: User, *, actor: User | None) -> None:
     _require_admin(actor)
+    lock_row(user, "active")
     if user.active:
         raise Conflict(f"{user.email} is already active.")
     user.active = True

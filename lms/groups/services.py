@@ -467,6 +467,7 @@ def add_co_facilitator(group: Group, user: User, *, actor: User | None, now: dat
     Their participation in a held session makes a practicum entry when they are not certified."""
     _require_admin(actor, "add co-facilitators")
     now = now or utcnow()
+    lock_row(user, "active", "role")  # a deactivation in flight finishes first (person, then group, as it locks)
     _lock_group(group)
     if group.status is GroupStatus.CLOSED:
         raise Conflict(f"{group.name} is closed.")
