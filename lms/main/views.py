@@ -39,13 +39,19 @@ def home():
 @bp.get("/healthz")
 @csrf.exempt
 def healthz():
-    """200 when the database answers, else 503 (with Retry-After), quickly either way: a load balancer takes the
-    instance out of rotation while the database is away and back when it returns."""
+    """200 when the database answers and holds the schema, else 503 (with Retry-After), quickly either way: a load
+    balancer takes the instance out of rotation while the database is away and back when it returns. Reading the
+    schema's revision, not just `SELECT 1`, also catches an empty database (a SQLite file removed and made anew
+    by the next connection, or a URL pointing at the wrong database)."""
     from lms import RETRY_AFTER_SECONDS
 
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     try:
-        db.session.execute(text("SELECT 1"))
-    except Exception:
+        revision = db.session.scalar(text("SELECT version_num FROM alembic_version"))
+    except Exception as exc:
         db.session.remove()  # the failed session and its connection go now, not at the end of the request
-        return jsonify(status="unavailable", database="unreachable"), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        state = "no schema" if "alembic_version" in str(exc) else "unreachable"
+        return jsonify(status="unavailable", database=state), 503, retry
+    if revision is None:
+        return jsonify(status="unavailable", database="no schema"), 503, retry
     return jsonify(status="ok", database="ok")

@@ -473,3 +473,11 @@ def test_healthz_with_a_broken_database_is_503(tmp_path):
     assert r.status_code == 503
     assert r.get_json()["status"] != "ok"
     assert "Traceback" not in r.get_data(as_text=True)
+
+
+def test_healthz_with_an_empty_database_is_503(tmp_path):
+    # a SQLite file removed while the app runs comes back empty at the next connection: not healthy
+    empty = create_app(app_config(f"sqlite:///{tmp_path / 'empty.sqlite3'}", tmp_path / "instance"))
+    r = empty.test_client().get("/healthz")
+    assert (r.status_code, r.get_json()["database"]) == (503, "no schema")
+    assert r.headers["Retry-After"]
