@@ -168,6 +168,9 @@ def load(environ: dict[str, str] | None = None, overrides: dict | None = None) -
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", environ),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Said explicitly: the limiter is one object for every app in the process, and an app that leaves this
+        # out inherits whatever the app before it set (a benchmark or test app with limits off).
+        "RATELIMIT_ENABLED": True,
         "LOGIN_LIMIT_PER_ACCOUNT": "5 per 5 minutes",
         "LOGIN_LIMIT_PER_ADDRESS": "20 per 5 minutes",
         "VERIFY_LIMIT_PER_ADDRESS": "30 per minute",  # public certificate verification, page and API

@@ -266,3 +266,15 @@ def test_an_empty_key_file_is_refused_not_used(instance):
     (instance / "secret_key").write_text("")
     with pytest.raises(ConfigError, match="no usable key"):
         load(env(instance))
+
+
+def test_rate_limits_are_on_in_an_app_made_after_one_with_them_off(tmp_path):
+    from lms import create_app
+    from lms.extensions import limiter
+
+    base = {"LMS_ENV": "testing", "SECRET_KEY": "k" * 40, "INSTANCE_PATH": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"}
+    create_app({**base, "RATELIMIT_ENABLED": False})
+    assert limiter.enabled is False
+    app = create_app(base)
+    assert limiter.enabled is True and app.config["RATELIMIT_ENABLED"] is True
