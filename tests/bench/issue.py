@@ -18,6 +18,7 @@ Not a test (pytest collects only test_*.py).
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import tempfile
 import time
@@ -78,6 +79,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'issue.sqlite3'}"
         app = generate(url, args.trainees, reset=True, quiet=True)
+        logging.getLogger("lms.mail").setLevel(logging.WARNING)  # one line per e-mail would bury the table
         issue_t: list[float] = []
         bare_t: list[float] = []
         holders: list[tuple[str, str, int]] = []
