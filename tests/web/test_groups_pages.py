@@ -310,7 +310,9 @@ def test_lead_a_group_is_locked_until_certified_then_unlocked(app, login_as, peo
     revoke(app, serial, people.admin.id)
     page = plain(text(trainee.get("/lead")))
     assert "Locked for now" in page and f"Certificate {serial} was revoked on" in page
-    assert "Tuesday evening group" not in page  # no longer its lead
+    # no longer its lead: the group is not listed as theirs (a session of it they already ran today may still
+    # wait to be recorded, so the group's name alone can appear, depending on the hour the test runs)
+    assert "Lead facilitator" not in page and "Next sessions" not in page
 
 
 def test_an_uncertified_co_facilitator_sees_the_group_read_only(app, login_as, people):
